@@ -1,0 +1,58 @@
+//! What a docking station sends after it has uploaded a recording to the landing area.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::ObjectRef;
+use crate::{Blake3Digest, DeviceId, EvidenceId, Message, OfficerId, StationId, schema_field, subjects};
+
+schema_field!(IngestRequestSchema, "evidence.ingest.request.v1");
+
+/// Published by a station on `evidence.ingest.request.v1.<station_id>` once the file is in
+/// the landing area. Message id: `ingest:<device_id>:<blake3>`, so a station that re-pushes
+/// the same file after a crash produces no second request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IngestRequestV1 {
+    pub schema: IngestRequestSchema,
+    pub station_id: StationId,
+    pub device_id: DeviceId,
+    /// The officer the device is bound to (station binding table).
+    pub officer_id: OfficerId,
+    /// The file name as it was on the device.
+    pub file_name: String,
+    /// Exact size of the uploaded file in bytes.
+    pub size_bytes: u64,
+    /// BLAKE3 of the file, computed by the station while it read the file for upload.
+    pub blake3: Blake3Digest,
+    /// Where the station put it (working bucket, `landing/…`).
+    pub landing: ObjectRef,
+    /// When the recording started by the device's metadata or file name, if the station knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_start: Option<DateTime<Utc>>,
+    /// When the device was docked (station clock).
+    pub docked_at: DateTime<Utc>,
+    /// When the upload finished (station clock).
+    pub uploaded_at: DateTime<Utc>,
+}
+
+impl IngestRequestV1 {
+    pub fn evidence_id(&self) -> EvidenceId {
+        EvidenceId::derive(&self.device_id, &self.blake3)
+    }
+
+    /// The day an evidence package is filed under: recording start if known, else docking.
+    pub fn filing_day(&self) -> DateTime<Utc> {
+        self.recorded_start.unwrap_or(self.docked_at)
+    }
+}
+
+impl Message for IngestRequestV1 {
+    const SCHEMA: &'static str = IngestRequestSchema::VALUE;
+    fn subject(&self) -> String {
+        subjects::ingest_request(&self.station_id)
+    }
+    fn msg_id(&self) -> String {
+        format!("ingest:{}:{}", self.device_id, self.blake3)
+    }
+}

@@ -1,0 +1,126 @@
+//! Object-key layout. Two buckets:
+//!
+//! * the **working bucket** holds what stations upload and what stages hand each other:
+//!   - `landing/<station_id>/<device_id>/<blake3>/<file_name>`: the upload, as pushed;
+//!   - `staging/<evidence_id>/<name>`: the continuity report and the copies, before sealing.
+//!     Staging keys are deterministic, so a redelivered job overwrites its own half-work.
+//! * the **evidence bucket** is written only by the sealer, put-if-absent, never overwritten:
+//!   - `evidence/<officer_id>/<yyyy>/<mm>/<dd>/<evidence_id>/original/<file_name>`
+//!   - `…/<evidence_id>/derivatives/<profile>.<ext>`
+//!   - `…/<evidence_id>/continuity.json`
+//!   - `…/<evidence_id>/seal.json` (written last: its presence means the package is complete)
+//!
+//!   The date is the recording's start (UTC) when known, else the docking time.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Blake3Digest, DeviceId, EvidenceId, OfficerId, StationId};
+
+/// A bucket and key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// Why a file name cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("file_name is empty")]
+    Empty,
+    #[error("file_name \"{0}\" contains a path separator or is a relative path component; give the bare file name")]
+    NotBare(String),
+    #[error("file_name \"{0}\" is longer than 255 bytes")]
+    TooLong(String),
+    #[error("file_name \"{0}\" contains a control character")]
+    Control(String),
+}
+
+/// Checks that a recording's file name can be an object-key segment as it is. File names are
+/// kept verbatim (they carry the recorder's officer/device/time naming), so bad ones are refused,
+/// not rewritten.
+///
+/// # Errors
+/// [`KeyError`] names what is wrong.
+pub fn check_file_name(name: &str) -> Result<(), KeyError> {
+    if name.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    if name.contains('/') || name.contains('\\') || name == "." || name == ".." {
+        return Err(KeyError::NotBare(name.to_owned()));
+    }
+    if name.len() > 255 {
+        return Err(KeyError::TooLong(name.to_owned()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(KeyError::Control(name.to_owned()));
+    }
+    Ok(())
+}
+
+pub fn landing(station: &StationId, device: &DeviceId, blake3: &Blake3Digest, file_name: &str) -> String {
+    format!("landing/{station}/{device}/{blake3}/{file_name}")
+}
+
+pub fn staging(evidence: &EvidenceId, name: &str) -> String {
+    format!("staging/{evidence}/{name}")
+}
+
+/// The key prefix of one evidence package (ends with `/`).
+pub fn evidence_prefix(officer: &OfficerId, day: DateTime<Utc>, evidence: &EvidenceId) -> String {
+    format!("evidence/{officer}/{}/{evidence}/", day.format("%Y/%m/%d"))
+}
+
+/// The keys inside one evidence package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageKeys {
+    pub prefix: String,
+}
+
+impl PackageKeys {
+    pub fn new(officer: &OfficerId, day: DateTime<Utc>, evidence: &EvidenceId) -> Self {
+        Self { prefix: evidence_prefix(officer, day, evidence) }
+    }
+    pub fn original(&self, file_name: &str) -> String {
+        format!("{}original/{file_name}", self.prefix)
+    }
+    pub fn derivative(&self, profile: &str, ext: &str) -> String {
+        format!("{}derivatives/{profile}.{ext}", self.prefix)
+    }
+    pub fn continuity_report(&self) -> String {
+        format!("{}continuity.json", self.prefix)
+    }
+    pub fn seal_record(&self) -> String {
+        format!("{}seal.json", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_kept_or_refused() {
+        assert!(check_file_name("OF1234_CAM77_20261128093000_0001.MP4").is_ok());
+        assert_eq!(check_file_name("../x"), Err(KeyError::NotBare("../x".into())));
+        assert_eq!(check_file_name(""), Err(KeyError::Empty));
+        assert!(check_file_name("a\nb").is_err());
+    }
+
+    #[test]
+    fn package_layout() {
+        let id: EvidenceId = "0190d7a8-0000-8000-8000-000000000001".parse().unwrap();
+        let day = DateTime::parse_from_rfc3339("2026-11-28T09:30:00Z").unwrap().with_timezone(&Utc);
+        let p = PackageKeys::new(&OfficerId::new("OF1").unwrap(), day, &id);
+        assert_eq!(p.seal_record(), format!("evidence/OF1/2026/11/28/{id}/seal.json"));
+        assert_eq!(p.derivative("access", "mp4"), format!("evidence/OF1/2026/11/28/{id}/derivatives/access.mp4"));
+    }
+}

@@ -1,0 +1,30 @@
+//! JSON Schemas of every message and document that leaves a process, generated from the types.
+//! Checked in under `deploy/schemas/`; `tests/schemas.rs` fails when they drift
+//! (`UPDATE_SCHEMAS=1 cargo test -p evidence-contracts` rewrites them).
+
+use schemars::{JsonSchema, schema_for};
+
+use crate::events::{EvidenceRejectedV1, EvidenceSealedV1};
+use crate::ingest::IngestRequestV1;
+use crate::report::ScanReportV1;
+use crate::seal::{SealJobV1, SealRecordV1};
+use crate::transcode::TranscodeJobV1;
+
+fn pretty<T: JsonSchema>() -> String {
+    let mut s = serde_json::to_string_pretty(&schema_for!(T)).expect("schemas serialise");
+    s.push('\n');
+    s
+}
+
+/// `(file name, schema text)` for every contract document.
+pub fn all() -> Vec<(&'static str, String)> {
+    vec![
+        ("evidence.ingest.request.v1.schema.json", pretty::<IngestRequestV1>()),
+        ("evidence.pipeline.transcode.v1.schema.json", pretty::<TranscodeJobV1>()),
+        ("evidence.pipeline.seal.v1.schema.json", pretty::<SealJobV1>()),
+        ("evidence.sealed.v1.schema.json", pretty::<EvidenceSealedV1>()),
+        ("evidence.rejected.v1.schema.json", pretty::<EvidenceRejectedV1>()),
+        ("evidence.seal.record.v1.schema.json", pretty::<SealRecordV1>()),
+        ("evidence.scan.report.v1.schema.json", pretty::<ScanReportV1>()),
+    ]
+}

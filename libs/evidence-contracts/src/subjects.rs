@@ -1,0 +1,40 @@
+//! NATS stream names and subjects. The stream definitions themselves (retention, limits) are
+//! JSON files under `deploy/nats/streams/`, applied by operators and loaded by the test harness.
+//!
+//! | stream | subjects | retention | fed by | read by |
+//! |---|---|---|---|---|
+//! | `EVIDENCE_INGEST` | `evidence.ingest.request.v1.<station_id>` | work queue | stations | ingest-worker |
+//! | `EVIDENCE_PIPELINE` | `evidence.pipeline.transcode.v1`, `evidence.pipeline.seal.v1` | work queue | ingest-worker, transcoder | transcoder, sealer |
+//! | `EVIDENCE_EVENTS` | `evidence.sealed.v1.<evidence_id>`, `evidence.rejected.v1.<stage>` | limits, no delete, no purge | sealer, every worker | case systems, stations |
+
+use crate::{EvidenceId, StationId};
+
+pub const INGEST_STREAM: &str = "EVIDENCE_INGEST";
+pub const PIPELINE_STREAM: &str = "EVIDENCE_PIPELINE";
+pub const EVENTS_STREAM: &str = "EVIDENCE_EVENTS";
+
+/// Filter matching every station's ingest requests.
+pub const INGEST_REQUESTS_ALL: &str = "evidence.ingest.request.v1.>";
+pub const TRANSCODE_JOBS: &str = "evidence.pipeline.transcode.v1";
+pub const SEAL_JOBS: &str = "evidence.pipeline.seal.v1";
+/// Filter matching every sealed-evidence event.
+pub const SEALED_ALL: &str = "evidence.sealed.v1.>";
+/// Filter matching every rejection event.
+pub const REJECTED_ALL: &str = "evidence.rejected.v1.>";
+
+/// Durable consumer names, one per worker kind; several instances of a worker share it.
+pub const INGEST_CONSUMER: &str = "ingest-worker";
+pub const TRANSCODE_CONSUMER: &str = "transcoder";
+pub const SEAL_CONSUMER: &str = "sealer";
+
+pub fn ingest_request(station: &StationId) -> String {
+    format!("evidence.ingest.request.v1.{station}")
+}
+
+pub fn sealed(evidence: &EvidenceId) -> String {
+    format!("evidence.sealed.v1.{evidence}")
+}
+
+pub fn rejected(stage: crate::events::Stage) -> String {
+    format!("evidence.rejected.v1.{}", stage.as_str())
+}
