@@ -1,0 +1,315 @@
+//! The one JetStream consume loop every worker runs.
+//!
+//! Guarantees, in order of importance:
+//! * **at-least-once**: a message is acked only after its handler returned `Ok` (which means
+//!   the handler's own output is durably published); anything else is redelivered;
+//! * **nothing lost on rejection**: a message is terminated only after an
+//!   `EvidenceRejectedV1` carrying its payload is stored on the events stream;
+//! * **bounded work**: a slot is taken before a message is pulled, and messages are pulled one
+//!   at a time, so no message waits in a local buffer while its ack timer runs;
+//! * **liveness**: while a handler runs, a progress heartbeat goes every `ack_wait / 3`, so a
+//!   long transcode is not redelivered, but a killed worker's job is, after `ack_wait`;
+//! * **one log line per failed delivery**, written here and nowhere else.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::{self, AckKind};
+use evidence_contracts::events::{EvidenceRejectedSchema, EvidenceRejectedV1, RejectReason, Stage};
+use evidence_contracts::{DeviceId, EvidenceId, Message, StationId, decode};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::config::ConsumerConfig;
+use crate::metrics;
+
+/// What to do with a message whose handler failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Transient: redeliver after the configured backoff.
+    Retry,
+    /// Permanent: publish a rejection event with this reason, then terminate the message.
+    Reject(RejectReason),
+}
+
+/// A handler's error: a bounded kind for metrics and what to do about it.
+pub trait HandlerError: std::error::Error + Send + Sync + 'static {
+    /// Bounded value for the `error_kind` label.
+    fn kind(&self) -> &'static str;
+    fn disposition(&self) -> Disposition;
+}
+
+/// Facts about one delivery, for the handler's logs and idempotency decisions.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub subject: String,
+    pub stream_sequence: u64,
+    /// 1 on first delivery.
+    pub delivered: u64,
+}
+
+/// Facts a rejection event carries about the input, when it could be decoded.
+#[derive(Debug, Clone, Default)]
+pub struct Rejection {
+    pub evidence_id: Option<EvidenceId>,
+    pub station_id: Option<StationId>,
+    pub device_id: Option<DeviceId>,
+    pub file_name: Option<String>,
+}
+
+/// One stage's message handler. Must be idempotent: it may run again for the same message
+/// after a crash, a lost ack or a redelivery, and must then produce the same result and no
+/// second output.
+pub trait Handler: Clone + Send + Sync + 'static {
+    type Input: Message + Send + Sync + 'static;
+    type Error: HandlerError;
+    const STAGE: Stage;
+    const STREAM: &'static str;
+    const CONSUMER: &'static str;
+    const FILTER: &'static str;
+
+    fn handle(&self, input: Self::Input, delivery: &Delivery) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// What the rejection event should say about this input.
+    fn describe(input: &Self::Input) -> Rejection;
+}
+
+/// Runs the consume loop until `shutdown`, then drains in-flight deliveries within
+/// `cfg.drain_timeout`.
+///
+/// # Errors
+/// The consumer cannot be created or the message stream fails for good.
+pub async fn consume<H: Handler>(
+    h: H,
+    js: jetstream::Context,
+    cfg: ConsumerConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    cfg.validate()?;
+    let stream = js.get_stream(H::STREAM).await.with_context(|| format!("get stream {}", H::STREAM))?;
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(
+            H::CONSUMER,
+            pull::Config {
+                durable_name: Some(H::CONSUMER.to_owned()),
+                filter_subject: H::FILTER.to_owned(),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: cfg.ack_wait,
+                // Unlimited at the server: exhaustion is decided here, where a rejection
+                // event with the payload can be published first. A server-side limit would
+                // silently stop delivering.
+                max_deliver: -1,
+                max_ack_pending: i64::try_from(cfg.concurrency * 4).unwrap_or(i64::MAX),
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("create consumer {} on {}", H::CONSUMER, H::STREAM))?;
+    metrics::init(H::FILTER);
+    metrics::up(H::FILTER, true);
+    tracing::info!(stream = H::STREAM, consumer = H::CONSUMER, concurrency = cfg.concurrency, "consuming");
+
+    let cfg = Arc::new(cfg);
+    let slots = Arc::new(Semaphore::new(cfg.concurrency));
+    let tasks = TaskTracker::new();
+    let mut pull_errors = 0u32;
+    'outer: loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = slots.clone().acquire_owned() => p.context("slot semaphore closed")?,
+        };
+        // Pull exactly one message, waiting up to a few seconds; loop until one arrives.
+        let msg = loop {
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => break 'outer,
+                b = consumer.batch().max_messages(1).expires(Duration::from_secs(5)).messages() => b,
+            };
+            let mut batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    pull_errors += 1;
+                    tracing::warn!(error = %e, attempt = pull_errors, "pull request failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * u64::from(pull_errors.min(10)))).await;
+                    continue;
+                }
+            };
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break 'outer,
+                m = batch.next() => m,
+            };
+            match next {
+                Some(Ok(m)) => {
+                    pull_errors = 0;
+                    break m;
+                }
+                Some(Err(e)) => {
+                    pull_errors += 1;
+                    tracing::warn!(error = %e, attempt = pull_errors, "pull failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * u64::from(pull_errors.min(10)))).await;
+                }
+                None => {}
+            }
+        };
+        let (h, js, cfg) = (h.clone(), js.clone(), cfg.clone());
+        let (seq, delivered) = msg.info().map(|i| (i.stream_sequence, i.delivered.max(1) as u64)).unwrap_or((0, 1));
+        let span = tracing::info_span!(
+            "deliver",
+            subject = %msg.subject,
+            stream_seq = seq,
+            delivered,
+            evidence_id = tracing::field::Empty
+        );
+        tasks.spawn(
+            async move {
+                deliver(&h, &js, &cfg, msg, seq, delivered).await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+    metrics::up(H::FILTER, false);
+    tasks.close();
+    tracing::info!(in_flight = tasks.len(), "stopped pulling; draining");
+    if tokio::time::timeout(cfg.drain_timeout, tasks.wait()).await.is_err() {
+        tracing::warn!("drain timed out; unacked messages will be redelivered");
+    }
+    Ok(())
+}
+
+async fn deliver<H: Handler>(
+    h: &H,
+    js: &jetstream::Context,
+    cfg: &ConsumerConfig,
+    msg: jetstream::Message,
+    seq: u64,
+    delivered: u64,
+) {
+    let started = Instant::now();
+    let subject = msg.subject.to_string();
+    metrics::received(H::FILTER, delivered);
+    metrics::inflight(1);
+    let outcome = run_one(h, js, cfg, &msg, &subject, seq, delivered).await;
+    metrics::inflight(-1);
+    metrics::completed(H::FILTER, outcome, started.elapsed());
+}
+
+async fn run_one<H: Handler>(
+    h: &H,
+    js: &jetstream::Context,
+    cfg: &ConsumerConfig,
+    msg: &jetstream::Message,
+    subject: &str,
+    seq: u64,
+    delivered: u64,
+) -> &'static str {
+    let input = match decode::<H::Input>(&msg.payload) {
+        Ok(i) => i,
+        Err(e) => {
+            metrics::error("malformed_message");
+            let rej = Rejection::default();
+            return reject::<H>(js, cfg, msg, subject, seq, delivered, RejectReason::MalformedMessage, e.to_string(), rej)
+                .await;
+        }
+    };
+    let facts = H::describe(&input);
+    if let Some(id) = &facts.evidence_id {
+        tracing::Span::current().record("evidence_id", tracing::field::display(id));
+    }
+    let delivery = Delivery { subject: subject.to_owned(), stream_sequence: seq, delivered };
+    let fut = h.handle(input, &delivery);
+    tokio::pin!(fut);
+    let beat = cfg.ack_wait / 3;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+    let result = loop {
+        tokio::select! {
+            r = &mut fut => break r,
+            _ = ticker.tick() => {
+                if let Err(e) = msg.ack_with(AckKind::Progress).await {
+                    tracing::debug!(error = %e, "progress heartbeat failed");
+                }
+            }
+        }
+    };
+    match result {
+        Ok(()) => {
+            if let Err(e) = msg.double_ack().await {
+                // The work is done and its output published; a lost ack only means a
+                // redelivery, which the idempotent handler absorbs.
+                tracing::warn!(error = %e, "ack failed; the message will be redelivered and handled idempotently");
+            }
+            "ack"
+        }
+        Err(e) => {
+            metrics::error(e.kind());
+            match e.disposition() {
+                Disposition::Retry if cfg.max_deliver > 0 && delivered >= cfg.max_deliver => {
+                    let detail = format!(
+                        "gave up after {delivered} deliveries; last error: {e}. Fix the cause, then re-publish the payload."
+                    );
+                    reject::<H>(js, cfg, msg, subject, seq, delivered, RejectReason::RetriesExhausted, detail, facts).await
+                }
+                Disposition::Retry => {
+                    let after = cfg.backoff_for(delivered);
+                    tracing::warn!(error = %e, error_kind = e.kind(), retry_in = ?after, "delivery failed; will retry");
+                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(after))).await {
+                        tracing::debug!(error = %e, "nak failed; redelivery after ack_wait");
+                    }
+                    "retry"
+                }
+                Disposition::Reject(reason) => {
+                    reject::<H>(js, cfg, msg, subject, seq, delivered, reason, e.to_string(), facts).await
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn reject<H: Handler>(
+    js: &jetstream::Context,
+    cfg: &ConsumerConfig,
+    msg: &jetstream::Message,
+    subject: &str,
+    seq: u64,
+    delivered: u64,
+    reason: RejectReason,
+    detail: String,
+    facts: Rejection,
+) -> &'static str {
+    let event = EvidenceRejectedV1 {
+        schema: EvidenceRejectedSchema,
+        stage: H::STAGE,
+        reason,
+        detail: detail.clone(),
+        evidence_id: facts.evidence_id,
+        station_id: facts.station_id,
+        device_id: facts.device_id,
+        file_name: facts.file_name,
+        source_subject: subject.to_owned(),
+        source_sequence: Some(seq),
+        payload: String::from_utf8_lossy(&msg.payload).into_owned(),
+        rejected_at: chrono::Utc::now(),
+    };
+    match crate::nats::publish(js, &event).await {
+        Ok(_) => {
+            tracing::error!(reason = reason.as_str(), detail = %detail, "message rejected; rejection event published with its payload");
+            if let Err(e) = msg.ack_with(AckKind::Term).await {
+                tracing::debug!(error = %e, "term failed; the message will come back and be rejected again (same event id)");
+            }
+            "reject"
+        }
+        Err(e) => {
+            let after = cfg.backoff_for(delivered);
+            tracing::error!(reason = reason.as_str(), detail = %detail, error = %e, retry_in = ?after,
+                "message must be rejected but the rejection event could not be stored; keeping the message");
+            let _ = msg.ack_with(AckKind::Nak(Some(after))).await;
+            "retry"
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Process plumbing shared by every worker, written once:
+//!
+//! * [`config`]: the `[nats]`, `[consumer]` and `[telemetry]` sections and TOML loading;
+//! * [`telemetry`]: tracing setup and the HTTP endpoint with `/metrics` and `/healthz`;
+//! * [`metrics`]: the runtime metrics every worker exports under the same names;
+//! * [`nats`]: connecting, creating the streams from `deploy/nats/streams/*.json`, publishing
+//!   with a dedup id;
+//! * [`consume`]: the JetStream consume loop (bounded concurrency, progress heartbeats,
+//!   ack / nak-with-delay / term, rejection events, graceful drain);
+//! * [`shutdown`]: SIGTERM/SIGINT → cancellation token.
+//!
+//! It does not own any stage's business rules, nor S3 or GStreamer.
+
+pub mod config;
+pub mod consume;
+pub mod metrics;
+pub mod nats;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use consume::{Delivery, Disposition, Handler, HandlerError, Rejection, consume};

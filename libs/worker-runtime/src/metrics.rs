@@ -1,0 +1,123 @@
+//! Runtime metrics: the same names in every worker (the scrape `job` label tells them apart).
+//! Labels are bounded: subject *filters* (not full subjects), outcome, error kind.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// The process-wide registry every crate registers into.
+pub fn registry() -> &'static Registry {
+    static R: LazyLock<Registry> = LazyLock::new(Registry::new);
+    &R
+}
+
+fn reg<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
+    // Registering the same static twice is a programming error caught by the first test.
+    registry().register(Box::new(c.clone())).expect("metric names are unique");
+    c
+}
+
+/// Counter with labels, registered in [`registry`].
+pub fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    reg(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition"))
+}
+
+/// Gauge with labels, registered in [`registry`].
+pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    reg(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition"))
+}
+
+/// Gauge, registered in [`registry`].
+pub fn gauge(name: &str, help: &str) -> IntGauge {
+    reg(IntGauge::new(name, help).expect("valid metric definition"))
+}
+
+/// Histogram with labels, registered in [`registry`].
+pub fn histogram_vec(name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    reg(HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).expect("valid metric definition"))
+}
+
+/// Histogram, registered in [`registry`].
+pub fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    reg(Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric definition"))
+}
+
+/// Buckets for job durations: 10 ms … ~3 h.
+pub fn duration_buckets() -> Vec<f64> {
+    prometheus::exponential_buckets(0.01, 3.0, 14).expect("valid buckets")
+}
+
+struct Runtime {
+    received: IntCounterVec,
+    completed: IntCounterVec,
+    handle_seconds: HistogramVec,
+    inflight: IntGauge,
+    errors: IntCounterVec,
+    redeliveries: IntCounterVec,
+    up: IntGaugeVec,
+}
+
+static RT: LazyLock<Runtime> = LazyLock::new(|| Runtime {
+    received: counter_vec("evidence_worker_messages_received_total", "Messages pulled from JetStream.", &["subject"]),
+    completed: counter_vec(
+        "evidence_worker_messages_completed_total",
+        "Messages finished, by outcome: ack (done), retry (nak with delay), reject (terminated with a rejection event).",
+        &["subject", "outcome"],
+    ),
+    handle_seconds: histogram_vec(
+        "evidence_worker_handle_seconds",
+        "Time spent handling one delivery.",
+        &["subject"],
+        duration_buckets(),
+    ),
+    inflight: gauge("evidence_worker_inflight_messages", "Deliveries being handled now."),
+    errors: counter_vec("evidence_worker_errors_total", "Failed deliveries by error kind.", &["error_kind"]),
+    redeliveries: counter_vec(
+        "evidence_worker_redeliveries_total",
+        "Deliveries that were not the first for their message.",
+        &["subject"],
+    ),
+    up: gauge_vec("evidence_worker_up", "1 while the worker's consume loop runs.", &["subject"]),
+});
+
+/// Forces registration so every runtime series exists from start-up (at zero), not only after
+/// the first message: dashboards and alert tests rely on that.
+pub fn init(subject: &str) {
+    let rt = &*RT;
+    rt.received.with_label_values(&[subject]);
+    for outcome in ["ack", "retry", "reject"] {
+        rt.completed.with_label_values(&[subject, outcome]);
+    }
+    rt.handle_seconds.with_label_values(&[subject]);
+    rt.redeliveries.with_label_values(&[subject]);
+    rt.up.with_label_values(&[subject]);
+    rt.inflight.get();
+}
+
+pub(crate) fn received(subject: &str, delivered: u64) {
+    RT.received.with_label_values(&[subject]).inc();
+    if delivered > 1 {
+        RT.redeliveries.with_label_values(&[subject]).inc();
+    }
+}
+pub(crate) fn completed(subject: &str, outcome: &'static str, took: Duration) {
+    RT.completed.with_label_values(&[subject, outcome]).inc();
+    RT.handle_seconds.with_label_values(&[subject]).observe(took.as_secs_f64());
+}
+pub(crate) fn error(kind: &'static str) {
+    RT.errors.with_label_values(&[kind]).inc();
+}
+pub(crate) fn inflight(delta: i64) {
+    RT.inflight.add(delta);
+}
+pub(crate) fn up(subject: &str, v: bool) {
+    RT.up.with_label_values(&[subject]).set(i64::from(v));
+}
+
+/// Prometheus text exposition of everything registered.
+pub fn render() -> String {
+    TextEncoder::new().encode_to_string(&registry().gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
+}

@@ -1,0 +1,170 @@
+//! NATS: connecting, creating the streams from the definitions in `deploy/nats/streams/`
+//! (embedded at build time, so a worker and an operator apply the same JSON), and publishing
+//! contract messages with their dedup id.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, stream};
+use evidence_contracts::{Message, encode};
+
+use crate::config::{NatsConfig, read_secret_file};
+
+/// The stream definitions, exactly the files under `deploy/nats/streams/`.
+pub const STREAM_DEFINITIONS: [(&str, &str); 3] = [
+    ("EVIDENCE_INGEST", include_str!("../../../deploy/nats/streams/EVIDENCE_INGEST.json")),
+    ("EVIDENCE_PIPELINE", include_str!("../../../deploy/nats/streams/EVIDENCE_PIPELINE.json")),
+    ("EVIDENCE_EVENTS", include_str!("../../../deploy/nats/streams/EVIDENCE_EVENTS.json")),
+];
+
+/// Parses one embedded stream definition.
+///
+/// # Errors
+/// The JSON is not a stream config (a build-time asset bug, caught by tests).
+pub fn stream_config(name: &str) -> anyhow::Result<stream::Config> {
+    let (_, text) = STREAM_DEFINITIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .with_context(|| format!("no stream definition named {name}"))?;
+    serde_json::from_str(text).with_context(|| format!("parse deploy/nats/streams/{name}.json"))
+}
+
+/// Connects with the configured auth; retries the first connection until `connect_timeout`.
+///
+/// # Errors
+/// Unreachable server (the message names the URL and what to check) or unreadable credentials.
+pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats::Client> {
+    let mut opts = async_nats::ConnectOptions::new()
+        .name(name)
+        .connection_timeout(cfg.connect_timeout)
+        .retry_on_initial_connect()
+        .event_callback(|ev| async move {
+            match ev {
+                async_nats::Event::Disconnected => tracing::warn!("nats disconnected; reconnecting"),
+                async_nats::Event::Connected => tracing::info!("nats connected"),
+                other => tracing::debug!(event = %other, "nats event"),
+            }
+        });
+    if let Some(creds) = &cfg.creds_file {
+        opts = async_nats::ConnectOptions::with_credentials_file(creds.clone())
+            .await
+            .with_context(|| format!("read nats.creds_file {}", creds.display()))?
+            .name(name)
+            .connection_timeout(cfg.connect_timeout)
+            .retry_on_initial_connect();
+    } else if let Some(user) = &cfg.user {
+        let Some(pw_file) = &cfg.password_file else {
+            bail!("nats.user is set but nats.password_file is not");
+        };
+        let pw = read_secret_file(pw_file)?;
+        opts = opts.user_and_password(user.clone(), pw);
+    }
+    let client = tokio::time::timeout(cfg.connect_timeout, opts.connect(cfg.url.as_str()))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "could not reach NATS at {} within {:?}: is nats-server running with -js, and is nats.url (or NATS_URL) right?",
+                cfg.url,
+                cfg.connect_timeout
+            )
+        })?
+        .with_context(|| format!("connect to NATS at {}", cfg.url))?;
+    // With retry_on_initial_connect the future resolves before the connection is up.
+    let deadline = tokio::time::Instant::now() + cfg.connect_timeout;
+    while client.connection_state() != async_nats::connection::State::Connected {
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "could not reach NATS at {} within {:?}: is nats-server running with -js, and is nats.url (or NATS_URL) right?",
+                cfg.url,
+                cfg.connect_timeout
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(client)
+}
+
+/// Makes sure the named streams exist (creating them from the built-in definitions when
+/// `create_streams` is on) and returns a JetStream context.
+///
+/// # Errors
+/// JetStream is not enabled, or a stream is missing and may not be created.
+pub async fn jetstream(client: &async_nats::Client, cfg: &NatsConfig, streams: &[&str]) -> anyhow::Result<jetstream::Context> {
+    let js = jetstream::new(client.clone());
+    for name in streams {
+        match js.get_stream(*name).await {
+            Ok(_) => {}
+            Err(e) if cfg.create_streams => {
+                tracing::debug!(stream = name, error = %e, "stream missing; creating");
+                let mut conf = stream_config(name)?;
+                conf.num_replicas = cfg.stream_replicas;
+                js.get_or_create_stream(conf).await.with_context(|| {
+                    format!("create stream {name} (is JetStream enabled: nats-server -js?)")
+                })?;
+            }
+            Err(e) => {
+                bail!("stream {name} does not exist ({e}) and nats.create_streams is false: apply deploy/nats/streams/{name}.json");
+            }
+        }
+    }
+    Ok(js)
+}
+
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("publish {subject}: {source}")]
+    Send { subject: String, source: async_nats::jetstream::context::PublishError },
+}
+
+/// Publishes a contract message with `Nats-Msg-Id` and waits for the stream's ack.
+/// Returns whether JetStream saw it as a duplicate.
+///
+/// # Errors
+/// No stream ack (server down, no stream for the subject).
+pub async fn publish<M: Message>(js: &jetstream::Context, msg: &M) -> Result<bool, PublishError> {
+    let subject = msg.subject();
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", msg.msg_id().as_str());
+    let ack = async {
+        js.publish_with_headers(subject.clone(), headers, encode(msg).into()).await?.await
+    }
+    .await
+    .map_err(|source| PublishError::Send { subject: subject.clone(), source })?;
+    Ok(ack.duplicate)
+}
+
+/// The last message stored on `subject` in `stream`, if any.
+///
+/// # Errors
+/// The stream cannot be queried.
+pub async fn last_on_subject(
+    js: &jetstream::Context,
+    stream: &str,
+    subject: &str,
+) -> anyhow::Result<Option<async_nats::jetstream::message::StreamMessage>> {
+    let s = js.get_stream(stream).await.with_context(|| format!("get stream {stream}"))?;
+    match s.get_last_raw_message_by_subject(subject).await {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("look up last message on {subject}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_stream_definitions_parse() {
+        for (name, _) in STREAM_DEFINITIONS {
+            let c = stream_config(name).expect("parses");
+            assert_eq!(c.name, name);
+            assert!(!c.subjects.is_empty());
+        }
+        let ev = stream_config("EVIDENCE_EVENTS").expect("parses");
+        assert!(ev.deny_delete && ev.deny_purge, "events must not be deletable");
+        assert_eq!(stream_config("EVIDENCE_INGEST").expect("parses").retention, stream::RetentionPolicy::WorkQueue);
+    }
+}
