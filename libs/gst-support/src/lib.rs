@@ -1,1 +1,14 @@
-//! stub
+//! GStreamer helpers shared by ingest-worker and transcoder (neither depends on the other):
+//!
+//! * [`pipeline`]: init, `pipelines/*.gst` templates with `{placeholders}`, [`PipelineGuard`]
+//!   (set to `Null` on drop), running a pipeline to EOS on the async bus with cancellation and
+//!   a stall watchdog; errors name the element and the file;
+//! * [`scan`]: the demux-only pass that collects every buffer's timestamps per stream;
+//! * [`continuity`]: the pure analysis of those timelines into findings (gaps, backwards
+//!   jumps, format changes, truncation) and the [`FileReport`](evidence_contracts::report::FileReport).
+
+pub mod continuity;
+pub mod pipeline;
+pub mod scan;
+
+pub use pipeline::{GstError, PipelineGuard, init};
