@@ -19,6 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{GstError, PipelineGuard, element_error};
 
+/// How long the pass waits for the first media buffer. Demuxers find their index in
+/// milliseconds even on multi-GB files (qtdemux reads the moov at the end by seeking).
+pub const FIRST_DATA_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// One buffer's timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
@@ -62,6 +66,27 @@ fn container_name(media: &str) -> String {
         "application/ogg" => "ogg".into(),
         other => other.into(),
     }
+}
+
+/// The container, from the demuxer parsebin chose (typefind runs in pull mode with qtdemux and
+/// keeps no caps we can read afterwards).
+fn demuxer_container(parsebin: &gst::Element) -> Option<String> {
+    let bin = parsebin.downcast_ref::<gst::Bin>()?;
+    for el in bin.iterate_recurse().into_iter().flatten() {
+        let Some(f) = el.factory() else { continue };
+        let name = match f.name().as_str() {
+            "qtdemux" => "mp4",
+            "matroskademux" => "matroska",
+            "tsdemux" => "mpegts",
+            "avidemux" => "avi",
+            "mpegpsdemux" => "mpeg-ps",
+            "oggdemux" => "ogg",
+            "flvdemux" => "flv",
+            _ => continue,
+        };
+        return Some(name.to_owned());
+    }
+    None
 }
 
 fn describe_caps(caps: &gst::CapsRef) -> (StreamKind, String, String) {
@@ -123,21 +148,6 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
     gst::Element::link_many([&src, &typefind, &parsebin])
         .map_err(|e| GstError::Parse { name: "scan".into(), detail: e.to_string() })?;
     let guard = PipelineGuard { pipeline: pipeline.clone(), name: "scan".into(), file: file.clone() };
-
-    let container: Arc<Mutex<Option<String>>> = Arc::default();
-    {
-        let container = container.clone();
-        typefind.connect("have-type", false, move |vals| {
-            if let Some(caps) = vals.get(2).and_then(|v| v.get::<gst::Caps>().ok())
-                && let Some(s) = caps.structure(0)
-            {
-                if let Ok(mut c) = container.lock() {
-                    *c = Some(container_name(s.name().as_str()));
-                }
-            }
-            None
-        });
-    }
 
     let streams: Arc<Mutex<Vec<Arc<Mutex<StreamState>>>>> = Arc::default();
     let buffers = Arc::new(AtomicU64::new(0));
@@ -207,54 +217,56 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
     let bus = pipeline.bus().ok_or_else(|| GstError::State { name: "scan".into(), detail: "no bus".into() })?;
     let mut recorded_start = None;
     let mut error = None;
-    {
-        use futures::StreamExt;
-        let mut messages = bus.stream();
-        if pipeline.set_state(gst::State::Playing).is_err() {
-            // The error itself arrives on the bus.
-        }
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        let mut last = (0u64, tokio::time::Instant::now());
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(GstError::Cancelled { name: "scan".into() }),
-                _ = tick.tick() => {
-                    let n = buffers.load(Ordering::Relaxed);
-                    if n != last.0 { last = (n, tokio::time::Instant::now()); }
-                    else if last.1.elapsed() > stall {
-                        error = Some(format!("no progress for {stall:?}; the demuxer stalled"));
-                        break;
+    let _ = pipeline.set_state(gst::State::Playing); // a failure arrives on the bus as an error
+    let mut last = (0u64, tokio::time::Instant::now());
+    'run: loop {
+        for msg in crate::pipeline::pending(&bus) {
+            match msg.view() {
+                gst::MessageView::Eos(_) => break 'run,
+                gst::MessageView::Error(err) => {
+                    error = Some(element_error(&guard, err).to_string());
+                    break 'run;
+                }
+                gst::MessageView::Tag(t) => {
+                    if recorded_start.is_none()
+                        && let Some(dt) = t.tags().get::<gst::tags::DateTime>()
+                        && let Ok(s) = dt.get().to_iso8601_string()
+                    {
+                        recorded_start = parse_gst_datetime(s.as_str());
                     }
                 }
-                m = messages.next() => {
-                    let Some(msg) = m else { break };
-                    match msg.view() {
-                        gst::MessageView::Eos(_) => break,
-                        gst::MessageView::Error(err) => {
-                            error = Some(element_error(&guard, err).to_string());
-                            break;
-                        }
-                        gst::MessageView::Tag(t) => {
-                            if recorded_start.is_none()
-                                && let Some(dt) = t.tags().get::<gst::tags::DateTime>()
-                                && let Ok(s) = dt.get().to_iso8601_string()
-                            {
-                                recorded_start = parse_gst_datetime(s.as_str());
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+                _ => {}
             }
+        }
+        let n = buffers.load(Ordering::Relaxed);
+        if n != last.0 {
+            last = (n, tokio::time::Instant::now());
+        } else if n == 0 && last.1.elapsed() > FIRST_DATA_TIMEOUT.min(stall) {
+            // parsebin sometimes swallows a demuxer's error while it is still autoplugging
+            // (seen with qtdemux on an MP4 cut before its index): no data and no error.
+            error = Some(format!(
+                "the demuxer produced no media within {:?} and reported no error; the file is most likely damaged",
+                FIRST_DATA_TIMEOUT.min(stall)
+            ));
+            break;
+        } else if last.1.elapsed() > stall {
+            error = Some(format!("no progress for {stall:?}; the demuxer stalled"));
+            break;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(GstError::Cancelled { name: "scan".into() }),
+            _ = tokio::time::sleep(crate::pipeline::BUS_POLL) => {}
         }
     }
     let container_duration_ns = pipeline.query_duration::<gst::ClockTime>().map(|d| d.nseconds()).filter(|d| *d > 0);
+    let container = demuxer_container(&parsebin).or_else(|| {
+        typefind.property::<Option<gst::Caps>>("caps").and_then(|c| c.structure(0).map(|s| container_name(s.name().as_str())))
+    });
     drop(guard);
     let streams = streams
         .lock()
         .map(|v| v.iter().filter_map(|s| s.lock().ok().map(|s| s.timeline.clone())).collect())
         .unwrap_or_default();
-    let container = container.lock().ok().and_then(|c| c.clone());
     Ok(DemuxScan { container, streams, container_duration_ns, recorded_start, error })
 }
 

@@ -1,0 +1,57 @@
+//! Test-only helpers, used as a dev-dependency:
+//!
+//! * [`NatsServer`]: a real `nats-server -js` on a free port with its own store dir;
+//! * [`S3Server`]: a real `s3s-fs` on a free port with its own root;
+//! * [`media`]: recordings generated with GStreamer (`videotestsrc`/`audiotestsrc`);
+//! * [`Worker`]: a worker binary spawned as a child process, killed on drop;
+//! * [`events`]: reading the events stream.
+//!
+//! Both servers are found on `PATH`, in `/opt/evidence-tools`, or through `NATS_SERVER_BIN` /
+//! `S3S_FS_BIN`; `scripts/setup` installs them. Each is killed and its directory removed on drop.
+
+pub mod media;
+mod process;
+mod servers;
+
+pub use process::{Worker, find_binary, workspace_bin};
+pub use servers::{NatsServer, S3Server, S3_ACCESS_KEY, S3_SECRET_KEY};
+
+/// Collects every message on `filter` in the events stream, waiting until `want` arrived or
+/// `timeout` passed.
+///
+/// # Errors
+/// The stream cannot be read.
+pub async fn events(
+    nats_url: &str,
+    filter: &str,
+    want: usize,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
+    use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+    use futures::StreamExt;
+    let client = async_nats::connect(nats_url).await?;
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(evidence_contracts::subjects::EVENTS_STREAM).await?;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            filter_subject: filter.to_owned(),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < want && tokio::time::Instant::now() < deadline {
+        let mut batch = consumer.fetch().max_messages(100).messages().await?;
+        let mut got = false;
+        while let Some(m) = batch.next().await {
+            out.push(m.map_err(|e| anyhow::anyhow!(e))?);
+            got = true;
+        }
+        if !got {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    Ok(out)
+}

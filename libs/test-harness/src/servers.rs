@@ -1,0 +1,157 @@
+//! Real servers on free loopback ports, one per test.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::process::find_binary;
+
+pub const S3_ACCESS_KEY: &str = "evidence-test";
+pub const S3_SECRET_KEY: &str = "evidence-test-secret";
+
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn wait_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("{what} exited at start with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("{what} did not listen on port {port} within 20 s")
+}
+
+/// A real `nats-server -js` with its own store directory.
+pub struct NatsServer {
+    child: Child,
+    pub port: u16,
+    pub url: String,
+    pub store: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl NatsServer {
+    /// # Errors
+    /// The binary is missing or does not start.
+    pub fn start() -> anyhow::Result<Self> {
+        let bin = find_binary("nats-server", "NATS_SERVER_BIN")?;
+        let store = tempfile::tempdir()?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut child = spawn_nats(&bin, port, store.path())?;
+            match wait_port(port, &mut child, "nats-server") {
+                Ok(()) => {
+                    return Ok(Self { child, port, url: format!("nats://127.0.0.1:{port}"), store, bin });
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("nats-server did not start")))
+    }
+
+    /// Kills the server (as a crash would) and starts it again on the same port and store.
+    ///
+    /// # Errors
+    /// It does not come back.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_nats(&self.bin, self.port, self.store.path())?;
+        wait_port(self.port, &mut self.child, "nats-server")
+    }
+}
+
+fn spawn_nats(bin: &PathBuf, port: u16, store: &std::path::Path) -> anyhow::Result<Child> {
+    let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+    Command::new(bin)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "--store_dir"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("spawn {}", bin.display()))
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real S3-compatible server (`s3s-fs`) with its own root directory.
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+    pub root: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// # Errors
+    /// The binary is missing or does not start.
+    pub fn start() -> anyhow::Result<Self> {
+        let bin = find_binary("s3s-fs", "S3S_FS_BIN")?;
+        let root = tempfile::tempdir()?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+            let mut child = Command::new(&bin)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+                .arg(root.path())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("spawn {}", bin.display()))?;
+            match wait_port(port, &mut child, "s3s-fs") {
+                Ok(()) => return Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root }),
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("s3s-fs did not start")))
+    }
+
+    /// An `[s3]` config pointing at this server with unique bucket names.
+    pub fn config(&self) -> object_store::S3Config {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        object_store::S3Config {
+            endpoint: Some(self.endpoint.clone()),
+            working_bucket: format!("work-{}", &tag[..12]),
+            evidence_bucket: format!("evidence-{}", &tag[..12]),
+            static_credentials: Some((S3_ACCESS_KEY.into(), S3_SECRET_KEY.into())),
+            ..Default::default()
+        }
+    }
+
+    /// Stops the server (the data stays) — simulates an unreachable store.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
