@@ -1,7 +1,9 @@
 //! Object-key layout. Two buckets:
 //!
 //! * the **working bucket** holds what stations upload and what stages hand each other:
-//!   - `landing/<station_id>/<device_id>/<blake3>/<file_name>`: the upload, as pushed;
+//!   - `landing/<station_id>/<device_id>/<upload_id>/<file_name>`: the upload, as pushed. The
+//!     upload id is chosen by the station, stable across retries of the same file (see
+//!     [`upload_id`]), so an interrupted push overwrites only its own half-upload;
 //!   - `staging/<evidence_id>/<name>`: the continuity report and the copies, before sealing.
 //!     Staging keys are deterministic, so a redelivered job overwrites its own half-work.
 //! * the **evidence bucket** is written only by the sealer, put-if-absent, never overwritten:
@@ -16,7 +18,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Blake3Digest, DeviceId, EvidenceId, OfficerId, StationId};
+use crate::{DeviceId, EvidenceId, OfficerId, StationId};
 
 /// A bucket and key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -66,8 +68,23 @@ pub fn check_file_name(name: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
-pub fn landing(station: &StationId, device: &DeviceId, blake3: &Blake3Digest, file_name: &str) -> String {
-    format!("landing/{station}/{device}/{blake3}/{file_name}")
+pub fn landing(station: &StationId, device: &DeviceId, upload_id: &str, file_name: &str) -> String {
+    format!("landing/{station}/{device}/{upload_id}/{file_name}")
+}
+
+/// The upload id a station uses for a file: 16 hex digits of BLAKE3 over station, device, file
+/// name, size and modification time. The same file retried gets the same key; a different
+/// file with the same name (a camera that reuses names) gets another. The content hash cannot
+/// be used: it is known only once the upload has read the whole file.
+pub fn upload_id(station: &StationId, device: &DeviceId, file_name: &str, size: u64, mtime_ns: i128) -> String {
+    let mut h = blake3::Hasher::new_derive_key("evidence-pipeline landing upload-id v1");
+    for part in [station.as_str().as_bytes(), device.as_str().as_bytes(), file_name.as_bytes()] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.update(&size.to_le_bytes());
+    h.update(&mtime_ns.to_le_bytes());
+    h.finalize().to_hex()[..16].to_owned()
 }
 
 pub fn staging(evidence: &EvidenceId, name: &str) -> String {

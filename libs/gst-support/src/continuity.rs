@@ -273,6 +273,54 @@ pub fn file_report(
     }
 }
 
+/// Assembles the report document of one or more files.
+pub fn scan_report(
+    tool: &str,
+    files: Vec<FileReport>,
+    findings: Vec<evidence_contracts::report::SessionFinding>,
+    tolerance: u64,
+) -> evidence_contracts::report::ScanReportV1 {
+    let verdict = evidence_contracts::report::ScanReportV1::compute_verdict(&files, &findings);
+    evidence_contracts::report::ScanReportV1 {
+        schema: evidence_contracts::report::ScanReportSchema,
+        tool: tool.to_owned(),
+        gap_tolerance_s: secs(tolerance),
+        files,
+        findings,
+        verdict,
+    }
+}
+
+/// The short form carried in jobs and events.
+pub fn summary(r: &FileReport) -> evidence_contracts::transcode::ScanSummaryV1 {
+    let verdict = evidence_contracts::report::ScanReportV1::compute_verdict(std::slice::from_ref(r), &[]);
+    evidence_contracts::transcode::ScanSummaryV1 {
+        verdict,
+        readable: r.readable,
+        complete: r.complete,
+        container: r.container.clone(),
+        duration_ns: duration_ns(r),
+        streams: r
+            .streams
+            .iter()
+            .map(|s| evidence_contracts::transcode::StreamSummaryV1 {
+                kind: s.kind,
+                codec: s.codec.clone(),
+                frames: s.frames,
+                start_ns: (s.start_s * NS).round() as u64,
+                end_ns: (s.end_s * NS).round() as u64,
+            })
+            .collect(),
+        findings: u32::try_from(r.findings.len()).unwrap_or(u32::MAX),
+        error: r.error.clone(),
+    }
+}
+
+/// `ingest-worker 0.1.0 (GStreamer 1.22.0)`-style tool string.
+pub fn tool_string(name: &str, version: &str) -> String {
+    format!("{name} {version} ({})", gstreamer::version_string())
+}
+
 /// Duration over all streams, in nanoseconds.
 pub fn duration_ns(r: &FileReport) -> u64 {
     (r.duration_s * NS).round() as u64

@@ -147,6 +147,12 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str) -> anyhow::Result<T> {
     Ok(toml::from_str(text)?)
 }
 
+/// The effective configuration as TOML, for `--print-config`. Secrets never live in config
+/// structs (only paths to secret files), so nothing needs redacting beyond that.
+pub fn to_toml<T: Serialize>(v: &T) -> String {
+    toml::to_string_pretty(v).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+}
+
 /// Reads a secret from a file, trimming one trailing newline.
 ///
 /// # Errors

@@ -7,10 +7,12 @@
 //!   with a dedup id;
 //! * [`consume`]: the JetStream consume loop (bounded concurrency, progress heartbeats,
 //!   ack / nak-with-delay / term, rejection events, graceful drain);
+//! * [`cli`]: the `run` options every worker shares (config path, endpoint overrides);
 //! * [`shutdown`]: SIGTERM/SIGINT → cancellation token.
 //!
 //! It does not own any stage's business rules, nor S3 or GStreamer.
 
+pub mod cli;
 pub mod config;
 pub mod consume;
 pub mod metrics;

@@ -1,0 +1,97 @@
+//! Configuration of ingest-worker: `[nats]`, `[s3]`, `[consumer]`, `[telemetry]`, `[ingest]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+use worker_runtime::config::{ConsumerConfig, NatsConfig, TelemetryConfig};
+
+/// `[ingest]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSection {
+    /// Local directory where a landing object is streamed while it is hashed and scanned; one
+    /// file per job, removed afterwards. Needs room for the largest recording × concurrency.
+    /// Default `<tmp>/evidence-ingest`.
+    pub spool_dir: PathBuf,
+    /// A stream's timeline may skip forward by this much beyond one frame before it counts as
+    /// a gap. Default `250ms`; at most `500ms`.
+    #[serde(with = "humantime_serde")]
+    pub gap_tolerance: Duration,
+    /// Abort a scan that makes no progress for this long. Default `60s`.
+    #[serde(with = "humantime_serde")]
+    pub stall_timeout: Duration,
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        Self {
+            spool_dir: std::env::temp_dir().join("evidence-ingest"),
+            gap_tolerance: Duration::from_millis(250),
+            stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub nats: NatsConfig,
+    pub s3: object_store::S3Config,
+    pub consumer: ConsumerConfig,
+    pub telemetry: TelemetryConfig,
+    pub ingest: IngestSection,
+}
+
+impl Config {
+    /// Loads the file named by `--config` (or the embedded defaults), applies the endpoint
+    /// overrides, validates.
+    ///
+    /// # Errors
+    /// Unreadable file, unknown key, invalid value (the message names the key).
+    pub fn load(args: &worker_runtime::cli::RunArgs) -> anyhow::Result<Self> {
+        let mut cfg: Config = worker_runtime::config::load_toml(args.config.as_deref())?;
+        if let Some(ep) = args.apply(&mut cfg.nats, &mut cfg.telemetry) {
+            cfg.s3.endpoint = Some(ep);
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// # Errors
+    /// Names the offending key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.consumer.validate()?;
+        self.s3.validate()?;
+        if self.ingest.gap_tolerance > Duration::from_millis(500) || self.ingest.gap_tolerance.is_zero() {
+            bail!("ingest.gap_tolerance must be above 0 and at most 500ms, got {:?}", self.ingest.gap_tolerance);
+        }
+        Ok(())
+    }
+
+    /// The effective config as TOML (it holds no secrets, only paths to secret files).
+    pub fn redacted_toml(&self) -> String {
+        worker_runtime::config::to_toml(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_config_parses_and_validates() {
+        let text = include_str!("../../deploy/config/ingest-worker.toml");
+        let cfg: Config = worker_runtime::config::parse_toml(text).expect("parses");
+        cfg.validate().expect("valid");
+    }
+
+    #[test]
+    fn tolerance_is_bounded() {
+        let mut c = Config::default();
+        c.ingest.gap_tolerance = Duration::from_secs(2);
+        assert!(c.validate().unwrap_err().to_string().contains("ingest.gap_tolerance"));
+    }
+}

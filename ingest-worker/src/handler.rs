@@ -1,0 +1,151 @@
+//! One ingest request → verified against what the station announced, scanned, report staged,
+//! transcode job published. The only place that sequences these steps.
+//!
+//! Idempotency: the evidence id is derived from device + content hash; the staging key of the
+//! report and the job's message id derive from it. A redelivered request re-downloads,
+//! re-verifies and re-scans (cheap compared with losing a check), overwrites its own staging
+//! report with the same content, and republishes a job that JetStream drops as a duplicate.
+//! Nothing in the landing area is ever deleted here.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use evidence_contracts::events::Stage;
+use evidence_contracts::ingest::IngestRequestV1;
+use evidence_contracts::keys::{self, ObjectRef};
+use evidence_contracts::transcode::{ObjectV1, TranscodeJobSchema, TranscodeJobV1};
+use evidence_contracts::{keys::check_file_name, subjects};
+use gst_support::continuity;
+use object_store::{PutOpts, Store, StoreError};
+use tokio_util::sync::CancellationToken;
+use worker_runtime::{Delivery, Handler, Rejection};
+
+use crate::config::Config;
+use crate::error::IngestError;
+use crate::metrics;
+
+#[derive(Clone)]
+pub struct IngestHandler {
+    cfg: Arc<Config>,
+    store: Store,
+    js: async_nats::jetstream::Context,
+}
+
+impl IngestHandler {
+    pub fn new(cfg: Config, store: Store, js: async_nats::jetstream::Context) -> Self {
+        Self { cfg: Arc::new(cfg), store, js }
+    }
+
+    fn reject<T>(e: IngestError) -> Result<T, IngestError> {
+        metrics::rejected(worker_runtime::HandlerError::kind(&e));
+        Err(e)
+    }
+}
+
+impl Handler for IngestHandler {
+    type Input = IngestRequestV1;
+    type Error = IngestError;
+    const STAGE: Stage = Stage::Ingest;
+    const STREAM: &'static str = subjects::INGEST_STREAM;
+    const CONSUMER: &'static str = subjects::INGEST_CONSUMER;
+    const FILTER: &'static str = subjects::INGEST_REQUESTS_ALL;
+
+    fn describe(req: &IngestRequestV1) -> Rejection {
+        Rejection {
+            evidence_id: Some(req.evidence_id()),
+            station_id: Some(req.station_id.clone()),
+            device_id: Some(req.device_id.clone()),
+            file_name: Some(req.file_name.clone()),
+        }
+    }
+
+    async fn handle(&self, req: IngestRequestV1, delivery: &Delivery) -> Result<(), IngestError> {
+        let cfg = &self.cfg;
+        if let Err(e) = check_file_name(&req.file_name) {
+            return Self::reject(IngestError::InvalidField { field: "file_name", detail: e.to_string() });
+        }
+        if req.landing.bucket != cfg.s3.working_bucket {
+            return Self::reject(IngestError::InvalidField {
+                field: "landing.bucket",
+                detail: format!(
+                    "\"{}\" is not this pipeline's working bucket \"{}\"; the station's [s3] config is wrong",
+                    req.landing.bucket, cfg.s3.working_bucket
+                ),
+            });
+        }
+        let evidence_id = req.evidence_id();
+        tracing::info!(%evidence_id, object = %req.landing, size = req.size_bytes, delivered = delivery.delivered, "verifying upload");
+
+        // Stream the landing object to a spool file, hashing on the way: one read of the bytes.
+        let spool = tempfile::Builder::new()
+            .prefix(&format!("{evidence_id}."))
+            .suffix(".part")
+            .tempfile_in(&cfg.ingest.spool_dir)
+            .map_err(|e| IngestError::Spool { dir: cfg.ingest.spool_dir.display().to_string(), source: e })?;
+        let object = req.landing.to_string();
+        let digests = match self.store.download_to_file(&req.landing.bucket, &req.landing.key, spool.path()).await {
+            Ok(d) => d,
+            Err(StoreError::NotFound { .. }) => return Self::reject(IngestError::ObjectMissing { object }),
+            Err(e) => return Err(e.into()),
+        };
+        if digests.size != req.size_bytes {
+            return Self::reject(IngestError::SizeMismatch { object, expected: req.size_bytes, actual: digests.size });
+        }
+        if digests.blake3 != req.blake3 {
+            return Self::reject(IngestError::HashMismatch {
+                object,
+                expected: req.blake3.to_hex(),
+                actual: digests.blake3.to_hex(),
+            });
+        }
+        metrics::verified(digests.size);
+
+        // Demux-only continuity scan of exactly the verified bytes.
+        let tolerance = u64::try_from(cfg.ingest.gap_tolerance.as_nanos()).unwrap_or(u64::MAX);
+        let scan = gst_support::scan::demux_scan(spool.path(), &CancellationToken::new(), cfg.ingest.stall_timeout).await?;
+        let file = continuity::file_report(&req.file_name, digests.size, digests.blake3, digests.sha256, &scan, tolerance);
+        let summary = continuity::summary(&file);
+        let report = continuity::scan_report(
+            &continuity::tool_string("ingest-worker", env!("CARGO_PKG_VERSION")),
+            vec![file],
+            Vec::new(),
+            tolerance,
+        );
+        metrics::scanned(&report.files[0], report.verdict);
+        drop(spool);
+
+        let report_key = keys::staging(&evidence_id, "continuity.json");
+        let body = serde_json::to_vec_pretty(&report).expect("report serialises");
+        let opts = PutOpts { content_type: Some("application/json".into()), ..Default::default() };
+        let stored = self.store.put_bytes(&cfg.s3.working_bucket, &report_key, Bytes::from(body), &opts).await?;
+
+        let now = Utc::now();
+        let end = req.recorded_start.map(|s| s + chrono::Duration::nanoseconds(i64::try_from(summary.duration_ns).unwrap_or(0)));
+        let delay = now.signed_duration_since(end.unwrap_or(req.docked_at));
+        metrics::upload_delay(delay.num_milliseconds() as f64 / 1000.0);
+
+        let job = TranscodeJobV1 {
+            schema: TranscodeJobSchema,
+            evidence_id,
+            original: ObjectV1 {
+                object: req.landing.clone(),
+                size_bytes: digests.size,
+                blake3: digests.blake3,
+                sha256: digests.sha256,
+            },
+            scan: summary,
+            scan_report: ObjectV1 {
+                object: ObjectRef { bucket: cfg.s3.working_bucket.clone(), key: report_key },
+                size_bytes: stored.digests.size,
+                blake3: stored.digests.blake3,
+                sha256: stored.digests.sha256,
+            },
+            ingested_at: now,
+            request: req,
+        };
+        let duplicate = worker_runtime::nats::publish(&self.js, &job).await?;
+        tracing::info!(%evidence_id, verdict = job.scan.verdict.as_str(), findings = job.scan.findings, duplicate, "upload verified and scanned");
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+//! ingest-worker: the first stage after a docking station.
+//!
+//! Module map:
+//! * [`config`]: `[ingest]` plus the shared sections; validation;
+//! * [`handler`]: one `IngestRequestV1` → verified, scanned, `TranscodeJobV1` published;
+//! * [`error`]: [`IngestError`](error::IngestError) with `kind()` and `disposition()`;
+//! * [`metrics`]: the `evidence_ingest_*` series;
+//! * [`scan_cli`]: `ingest-worker scan FILE…`, the same scan on local files.
+
+pub mod config;
+pub mod error;
+pub mod handler;
+pub mod metrics;
+pub mod scan_cli;
+
+use anyhow::Context;
+use evidence_contracts::subjects;
+use tokio_util::sync::CancellationToken;
+use worker_runtime::telemetry::{self, Health};
+
+pub use config::Config;
+
+/// `ingest-worker run`: load config, start telemetry, consume until SIGTERM.
+///
+/// # Errors
+/// Bad config, unreachable NATS or S3 at start-up.
+pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> {
+    let cfg = Config::load(&args)?;
+    if args.print_config {
+        println!("{}", cfg.redacted_toml());
+        return Ok(());
+    }
+    telemetry::init_logging(&cfg.telemetry);
+    let shutdown = worker_runtime::shutdown::on_signal();
+    run(cfg, shutdown).await
+}
+
+/// Runs the worker until `shutdown` is cancelled.
+///
+/// # Errors
+/// Start-up failures (NATS, S3, streams); per-message failures are handled by the runtime.
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    gst_support::init().context("initialise GStreamer")?;
+    metrics::init();
+    let health = Health::default();
+    telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
+    let client = worker_runtime::nats::connect(&cfg.nats, "ingest-worker").await?;
+    health.set("nats", true, cfg.nats.url.clone());
+    let js = worker_runtime::nats::jetstream(
+        &client,
+        &cfg.nats,
+        &[subjects::INGEST_STREAM, subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM],
+    )
+    .await?;
+    let store = object_store::Store::new(cfg.s3.clone()).await?;
+    store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
+    health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
+    std::fs::create_dir_all(&cfg.ingest.spool_dir)
+        .with_context(|| format!("create ingest.spool_dir {}", cfg.ingest.spool_dir.display()))?;
+    let h = handler::IngestHandler::new(cfg.clone(), store, js.clone());
+    worker_runtime::consume(h, js, cfg.consumer.clone(), shutdown).await
+}

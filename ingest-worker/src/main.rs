@@ -1,0 +1,47 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Verifies recordings pushed by docking stations and scans them for continuity.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the NATS worker: consume ingest requests, verify, scan, hand on to the transcoder.
+    Run(worker_runtime::cli::RunArgs),
+    /// Scan local files (one read: BLAKE3 + SHA-256 + continuity) and print the report.
+    Scan {
+        /// Print the JSON report (evidence.scan.report.v1) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Gap tolerance in seconds.
+        #[arg(long, default_value_t = 0.25)]
+        tolerance: f64,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: start async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.cmd {
+        Cmd::Run(args) => rt.block_on(ingest_worker::main_run(args)).map(|()| std::process::ExitCode::SUCCESS),
+        Cmd::Scan { json, tolerance, files } => rt.block_on(ingest_worker::scan_cli::run(files, json, tolerance)),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::FAILURE
+    })
+}
