@@ -1,0 +1,144 @@
+//! One transcode job → every profile of the policy run, each copy verified and staged, then a
+//! seal job. The only place that sequences these steps.
+//!
+//! A profile that fails on a recording does not fail the job: the seal job records why there
+//! is no copy, and the original is sealed anyway. Idempotency: staging keys derive from the
+//! evidence id and profile; a redelivered job overwrites its own staged copies and republishes
+//! a seal job that JetStream drops as a duplicate.
+
+use std::sync::Arc;
+
+use evidence_contracts::events::Stage;
+use evidence_contracts::keys::{self, ObjectRef};
+use evidence_contracts::seal::{DerivativeV1, ProfileDecisionV1, SealJobSchema, SealJobV1};
+use evidence_contracts::subjects;
+use evidence_contracts::transcode::{ObjectV1, TranscodeJobV1};
+use object_store::{PutOpts, Store};
+use tokio_util::sync::CancellationToken;
+use worker_runtime::{Delivery, Handler, Rejection};
+
+use crate::config::Config;
+use crate::error::TranscodeError;
+use crate::profile::Profile;
+use crate::{copy, metrics};
+
+#[derive(Clone)]
+pub struct TranscodeHandler {
+    cfg: Arc<Config>,
+    profiles: Arc<Vec<Profile>>,
+    store: Store,
+    js: async_nats::jetstream::Context,
+    shutdown: CancellationToken,
+}
+
+impl TranscodeHandler {
+    pub fn new(
+        cfg: Config,
+        profiles: Vec<Profile>,
+        store: Store,
+        js: async_nats::jetstream::Context,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self { cfg: Arc::new(cfg), profiles: Arc::new(profiles), store, js, shutdown }
+    }
+}
+
+impl Handler for TranscodeHandler {
+    type Input = TranscodeJobV1;
+    type Error = TranscodeError;
+    const STAGE: Stage = Stage::Transcode;
+    const STREAM: &'static str = subjects::PIPELINE_STREAM;
+    const CONSUMER: &'static str = subjects::TRANSCODE_CONSUMER;
+    const FILTER: &'static str = subjects::TRANSCODE_JOBS;
+
+    fn describe(job: &TranscodeJobV1) -> Rejection {
+        Rejection {
+            evidence_id: Some(job.evidence_id),
+            station_id: Some(job.request.station_id.clone()),
+            device_id: Some(job.request.device_id.clone()),
+            file_name: Some(job.request.file_name.clone()),
+        }
+    }
+
+    async fn handle(&self, job: TranscodeJobV1, _d: &Delivery) -> Result<(), TranscodeError> {
+        let cfg = &self.cfg.transcode;
+        let id = job.evidence_id;
+        let spool_err = |e| TranscodeError::Spool { dir: cfg.spool_dir.display().to_string(), source: e };
+        let work = tempfile::Builder::new().prefix(&format!("{id}.")).tempdir_in(&cfg.spool_dir).map_err(spool_err)?;
+        let mut decisions = Vec::new();
+        let mut derivatives = Vec::new();
+        let source = work.path().join(format!("source.{}", ext_of(&job.request.file_name)));
+        if job.scan.readable {
+            let d = self.store.download_to_file(&job.original.object.bucket, &job.original.object.key, &source).await?;
+            if d.blake3 != job.original.blake3 {
+                return Err(TranscodeError::SourceChanged {
+                    object: job.original.object.to_string(),
+                    expected: job.original.blake3.to_hex(),
+                    actual: d.blake3.to_hex(),
+                });
+            }
+        }
+        for profile in self.profiles.iter() {
+            let out = work.path().join(format!("{}.{}", profile.name, profile.extension));
+            // A job abandoned on shutdown is redelivered; cancel its pipelines promptly.
+            match copy::make(profile, &job.scan, &source, &out, cfg, &self.shutdown).await {
+                Ok(c) => {
+                    let key = keys::staging(&id, &format!("{}.{}", profile.name, profile.extension));
+                    let opts = PutOpts { content_type: Some(format!("video/{}", profile.container)), ..Default::default() };
+                    let stored = self.store.upload_file(&self.cfg.s3.working_bucket, &key, &out, None, &opts).await?;
+                    metrics::produced(&profile.name, c.wall.as_secs_f64(), job.scan.duration_ns as f64 / 1e9, stored.digests.size);
+                    tracing::info!(evidence_id = %id, profile = %profile.name, wall = ?c.wall, bytes = stored.digests.size, "copy made and verified");
+                    derivatives.push(DerivativeV1 {
+                        profile: profile.name.clone(),
+                        extension: profile.extension.clone(),
+                        object: ObjectV1 {
+                            object: ObjectRef { bucket: self.cfg.s3.working_bucket.clone(), key },
+                            size_bytes: stored.digests.size,
+                            blake3: stored.digests.blake3,
+                            sha256: stored.digests.sha256,
+                        },
+                        duration_ns: gst_support::continuity::duration_ns(&c.report),
+                    });
+                    decisions.push(ProfileDecisionV1 {
+                        profile: profile.name.clone(),
+                        produced: true,
+                        reason: format!("policy runs {} for every readable recording; copy verified", profile.name),
+                    });
+                }
+                Err(no) => {
+                    if self.shutdown.is_cancelled() {
+                        // Not the recording's fault: leave the job for redelivery.
+                        return Err(TranscodeError::Spool {
+                            dir: cfg.spool_dir.display().to_string(),
+                            source: std::io::Error::other("shutting down"),
+                        });
+                    }
+                    metrics::not_produced(&profile.name, no.result);
+                    tracing::warn!(evidence_id = %id, profile = %profile.name, reason = %no.reason, "no copy");
+                    decisions.push(ProfileDecisionV1 { profile: profile.name.clone(), produced: false, reason: no.reason });
+                }
+            }
+        }
+        let seal = SealJobV1 {
+            schema: SealJobSchema,
+            evidence_id: id,
+            request: job.request,
+            original: job.original,
+            scan: job.scan,
+            scan_report: job.scan_report,
+            ingested_at: job.ingested_at,
+            derivatives,
+            decisions,
+        };
+        worker_runtime::nats::publish(&self.js, &seal).await?;
+        Ok(())
+    }
+}
+
+fn ext_of(name: &str) -> String {
+    std::path::Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()) && e.len() <= 8)
+        .unwrap_or_else(|| "bin".into())
+}

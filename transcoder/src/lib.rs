@@ -1,0 +1,97 @@
+//! transcoder: makes verified copies of recordings with the GStreamer profiles in `pipelines/`.
+//!
+//! Module map:
+//! * [`config`]: `[transcode]`, `[policy]` and the shared sections;
+//! * [`profile`]: profile descriptors and `.gst` variants, loaded and checked at start-up;
+//! * [`pipeline`]: running one variant (temp name + rename, progress, timeout, stall);
+//! * [`copy`]: select → run → scan → verify, shared by the worker and the CLI;
+//! * [`verify`]: the copy-versus-source checks;
+//! * [`handler`]: one `TranscodeJobV1` → staged copies → `SealJobV1`;
+//! * [`error`], [`metrics`].
+
+pub mod config;
+pub mod copy;
+pub mod error;
+pub mod handler;
+pub mod metrics;
+pub mod pipeline;
+pub mod profile;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use evidence_contracts::subjects;
+use tokio_util::sync::CancellationToken;
+use worker_runtime::telemetry::{self, Health};
+
+pub use config::Config;
+
+/// `transcoder run`.
+///
+/// # Errors
+/// Bad config or profiles, unreachable NATS or S3 at start-up.
+pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> {
+    let cfg = Config::load(&args)?;
+    if args.print_config {
+        println!("{}", worker_runtime::config::to_toml(&cfg));
+        return Ok(());
+    }
+    telemetry::init_logging(&cfg.telemetry);
+    let shutdown = worker_runtime::shutdown::on_signal();
+    run(cfg, shutdown).await
+}
+
+/// Runs the worker until `shutdown`.
+///
+/// # Errors
+/// Start-up failures.
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    gst_support::init().context("initialise GStreamer")?;
+    let profiles = profile::load_policy(&cfg)?;
+    metrics::init(&cfg.policy.profiles);
+    let health = Health::default();
+    telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
+    let client = worker_runtime::nats::connect(&cfg.nats, "transcoder").await?;
+    health.set("nats", true, cfg.nats.url.clone());
+    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM]).await?;
+    let store = object_store::Store::new(cfg.s3.clone()).await?;
+    store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
+    health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
+    std::fs::create_dir_all(&cfg.transcode.spool_dir)
+        .with_context(|| format!("create transcode.spool_dir {}", cfg.transcode.spool_dir.display()))?;
+    let h = handler::TranscodeHandler::new(cfg.clone(), profiles, store, js.clone(), shutdown.clone());
+    worker_runtime::consume(h, js, cfg.consumer.clone(), shutdown).await
+}
+
+/// `transcoder transcode --profile P IN OUT`: scan the source, make and verify the copy, print
+/// the result as JSON.
+///
+/// # Errors
+/// Unknown profile, unreadable input, or the copy failed (the reason is the message).
+pub async fn transcode_cli(profile: &str, pipelines: Option<PathBuf>, threads: u32, input: &Path, output: &Path) -> anyhow::Result<()> {
+    gst_support::init()?;
+    let mut section = config::TranscodeSection { threads, ..Default::default() };
+    if let Some(p) = pipelines {
+        section.pipelines_dir = p;
+    }
+    let profile = profile::Profile::load(&section.pipelines_dir, profile, None)?;
+    let cancel = worker_runtime::shutdown::on_signal();
+    let scan = gst_support::scan::demux_scan(input, &cancel, section.stall_timeout).await?;
+    let digests = object_store::hash_file(input).with_context(|| format!("read {}", input.display()))?;
+    let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let src = gst_support::continuity::file_report(&name, digests.size, digests.blake3, digests.sha256, &scan, gst_support::continuity::DEFAULT_TOLERANCE_NS);
+    let summary = gst_support::continuity::summary(&src);
+    let c = copy::make(&profile, &summary, input, output, &section, &cancel).await.map_err(|n| anyhow::anyhow!(n.reason))?;
+    let out = serde_json::json!({
+        "profile": profile.name,
+        "input": input.display().to_string(),
+        "output": output.display().to_string(),
+        "source_duration_s": summary.duration_ns as f64 / 1e9,
+        "wall_s": c.wall.as_secs_f64(),
+        "realtime_factor": summary.duration_ns as f64 / 1e9 / c.wall.as_secs_f64().max(1e-6),
+        "copy": c.report,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,56 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Makes verified copies of recordings with the GStreamer profiles in pipelines/.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the NATS worker: consume transcode jobs, make and verify copies, hand on to the sealer.
+    Run(worker_runtime::cli::RunArgs),
+    /// Transcode one local file with a profile, verify the copy, print the result.
+    Transcode {
+        /// Profile name (a descriptor `<name>.toml` in the pipelines directory).
+        #[arg(long, default_value = "access")]
+        profile: String,
+        /// Directory holding the profiles. Default: `pipelines/` of this checkout, else
+        /// /usr/share/evidence-pipeline/pipelines.
+        #[arg(long, env = "EVIDENCE_PIPELINES_DIR")]
+        pipelines: Option<PathBuf>,
+        /// Encoder threads (0 = automatic).
+        #[arg(long, default_value_t = 0)]
+        threads: u32,
+        input: PathBuf,
+        output: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: start async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.cmd {
+        Cmd::Run(args) => rt.block_on(transcoder::main_run(args)),
+        Cmd::Transcode { profile, pipelines, threads, input, output } => {
+            rt.block_on(transcoder::transcode_cli(&profile, pipelines, threads, &input, &output))
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Checks a copy against its source before it is handed to the sealer: it demuxes, it has the
+//! same kinds of stream, its duration matches, and it has no gap the source does not have.
+//! (Every gap of the source must also stay in the copy: the pipelines keep timestamps as they
+//! are, and the issue that deepens the transcoder tests that rule gap by gap.)
+
+use evidence_contracts::report::{FileReport, FindingKind, StreamKind};
+use evidence_contracts::transcode::ScanSummaryV1;
+
+/// Problems found; empty when the copy is good.
+pub fn verify(source: &ScanSummaryV1, copy: &FileReport, tolerance_ns: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !copy.readable {
+        problems.push(format!("the copy cannot be demuxed: {}", copy.error.as_deref().unwrap_or("unknown error")));
+        return problems;
+    }
+    let kinds = |it: &mut dyn Iterator<Item = StreamKind>| {
+        let mut v: Vec<StreamKind> = it.filter(|k| *k != StreamKind::Other).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let src_kinds = kinds(&mut source.streams.iter().map(|s| s.kind));
+    let copy_kinds = kinds(&mut copy.streams.iter().map(|s| s.kind));
+    if src_kinds != copy_kinds {
+        problems.push(format!("the source has streams {src_kinds:?} but the copy has {copy_kinds:?}"));
+    }
+    let copy_ns = gst_support::continuity::duration_ns(copy);
+    if copy_ns.abs_diff(source.duration_ns) > tolerance_ns {
+        problems.push(format!(
+            "the copy lasts {:.3} s but the source {:.3} s",
+            copy_ns as f64 / 1e9,
+            source.duration_ns as f64 / 1e9
+        ));
+    }
+    let copy_gaps = copy.findings.iter().filter(|f| matches!(f.kind, FindingKind::Gap | FindingKind::Backwards)).count();
+    if copy_gaps > source.findings as usize {
+        problems.push(format!(
+            "the copy has {copy_gaps} gap(s) but the source only {} finding(s): the copy lost footage",
+            source.findings
+        ));
+    }
+    problems
+}
