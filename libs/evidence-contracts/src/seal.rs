@@ -67,6 +67,8 @@ pub enum ObjectRole {
     Derivative,
     /// The continuity scan report of the original (JSON).
     ContinuityReport,
+    /// The seal record (`seal.json`) itself, as referenced from the sealed event.
+    SealRecord,
 }
 
 /// One object of a sealed package, with the digests the sealer computed over the bytes it stored.
