@@ -160,6 +160,7 @@ impl Handler for SealHandler {
 
     async fn handle(&self, job: SealJobV1, _d: &Delivery) -> Result<(), SealError> {
         let id = job.evidence_id;
+        tracing::info!(evidence_id = %id, copies = job.derivatives.len(), "seal job started");
         let keys = PackageKeys::new(&job.request.officer_id, job.request.filing_day(), &id);
         let record_key = keys.seal_record();
         let bucket = self.cfg.s3.evidence_bucket.clone();

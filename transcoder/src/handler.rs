@@ -63,6 +63,7 @@ impl Handler for TranscodeHandler {
     async fn handle(&self, job: TranscodeJobV1, _d: &Delivery) -> Result<(), TranscodeError> {
         let cfg = &self.cfg.transcode;
         let id = job.evidence_id;
+        tracing::info!(evidence_id = %id, readable = job.scan.readable, duration_s = job.scan.duration_ns as f64 / 1e9, "transcode job started");
         let spool_err = |e| TranscodeError::Spool { dir: cfg.spool_dir.display().to_string(), source: e };
         let work = tempfile::Builder::new().prefix(&format!("{id}.")).tempdir_in(&cfg.spool_dir).map_err(spool_err)?;
         let mut decisions = Vec::new();

@@ -1,0 +1,180 @@
+//! The station-side client (`station push`): what a docking station runs for each file it
+//! takes off a camera. Uploads the file to `landing/<station>/<device>/<upload_id>/<file>`
+//! (multipart above the part size; BLAKE3 and SHA-256 computed while the file is read, so the
+//! file is read once), then publishes `IngestRequestV1` with its dedup id. With `--wait` it
+//! prints each recording's `EvidenceSealedV1` (one JSON document per line on stdout) — the
+//! moment the station may release the file from the camera.
+//!
+//! The resumable, per-slot station agent is its own issue; this is the push primitive it uses.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use chrono::{DateTime, Utc};
+use evidence_contracts::events::{EvidenceRejectedV1, EvidenceSealedV1};
+use evidence_contracts::ingest::{IngestRequestSchema, IngestRequestV1};
+use evidence_contracts::keys::{self, ObjectRef, check_file_name};
+use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId, decode, subjects};
+use futures::StreamExt;
+use object_store::PutOpts;
+use serde::{Deserialize, Serialize};
+use worker_runtime::config::NatsConfig;
+
+/// `station.toml`: where to push.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub nats: NatsConfig,
+    pub s3: object_store::S3Config,
+}
+
+/// `station push` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PushArgs {
+    /// TOML config with [nats] and [s3] (see deploy/config/station.toml).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Override `nats.url`.
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Override `s3.endpoint`.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// This station's id.
+    #[arg(long, env = "STATION_ID")]
+    pub station: String,
+    /// The camera's serial number.
+    #[arg(long)]
+    pub device: String,
+    /// The officer the camera is bound to.
+    #[arg(long)]
+    pub officer: String,
+    /// Recording start (RFC 3339), when the station knows it from the device.
+    #[arg(long)]
+    pub recorded_start: Option<DateTime<Utc>>,
+    /// Wait for each recording's sealed (or rejected) event and print it.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long `--wait` waits for all events.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Pushes every file; returns 0 when all were accepted (and, with `--wait`, sealed).
+///
+/// # Errors
+/// Bad arguments, unreachable servers, unreadable files.
+pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg: Config = worker_runtime::config::load_toml(a.config.as_deref())?;
+    if let Some(u) = &a.nats_url {
+        cfg.nats.url.clone_from(u);
+    }
+    if let Some(e) = &a.s3_endpoint {
+        cfg.s3.endpoint = Some(e.clone());
+    }
+    let station = StationId::new(&a.station).context("--station")?;
+    let device = DeviceId::new(&a.device).context("--device")?;
+    let officer = OfficerId::new(&a.officer).context("--officer")?;
+    let store = object_store::Store::new(cfg.s3.clone()).await?;
+    store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
+    let client = worker_runtime::nats::connect(&cfg.nats, &format!("station-{station}")).await?;
+    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::INGEST_STREAM, subjects::EVENTS_STREAM]).await?;
+
+    // Subscribe before publishing so no event can slip between push and wait.
+    let events = if a.wait {
+        let stream = js.get_stream(subjects::EVENTS_STREAM).await.context("open the events stream")?;
+        Some(
+            stream
+                .create_consumer(pull::Config {
+                    filter_subjects: vec![subjects::SEALED_ALL.into(), subjects::REJECTED_ALL.into()],
+                    deliver_policy: DeliverPolicy::New,
+                    ack_policy: AckPolicy::None,
+                    inactive_threshold: Duration::from_secs(300),
+                    ..Default::default()
+                })
+                .await
+                .context("subscribe to events")?,
+        )
+    } else {
+        None
+    };
+
+    let docked_at = Utc::now();
+    let mut pending: BTreeMap<EvidenceId, String> = BTreeMap::new();
+    for path in &a.files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        check_file_name(&name).with_context(|| format!("{}", path.display()))?;
+        let meta = std::fs::metadata(path).with_context(|| format!("open {}", path.display()))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        let key = keys::landing(&station, &device, &keys::upload_id(&station, &device, &name, meta.len(), mtime), &name);
+        let opts = PutOpts {
+            metadata: vec![("station".into(), station.to_string()), ("device".into(), device.to_string()), ("officer".into(), officer.to_string())],
+            ..Default::default()
+        };
+        let stored = store.upload_file(&cfg.s3.working_bucket, &key, path, None, &opts).await?;
+        if stored.digests.size != meta.len() {
+            bail!("{} changed size while it was uploaded ({} → {} bytes); push it again", path.display(), meta.len(), stored.digests.size);
+        }
+        let req = IngestRequestV1 {
+            schema: IngestRequestSchema,
+            station_id: station.clone(),
+            device_id: device.clone(),
+            officer_id: officer.clone(),
+            file_name: name.clone(),
+            size_bytes: stored.digests.size,
+            blake3: stored.digests.blake3,
+            landing: ObjectRef { bucket: cfg.s3.working_bucket.clone(), key },
+            recorded_start: a.recorded_start,
+            docked_at,
+            uploaded_at: Utc::now(),
+        };
+        let duplicate = worker_runtime::nats::publish(&js, &req).await?;
+        let id = req.evidence_id();
+        eprintln!("pushed {} ({} bytes, blake3 {}) evidence_id={id}{}", path.display(), req.size_bytes, req.blake3, if duplicate { " (already pushed)" } else { "" });
+        pending.insert(id, name);
+    }
+
+    let Some(consumer) = events else { return Ok(ExitCode::SUCCESS) };
+    let mut failed = false;
+    // Already sealed by an earlier push of the same bytes?
+    for id in pending.keys().copied().collect::<Vec<_>>() {
+        if let Some(m) = worker_runtime::nats::last_on_subject(&js, subjects::EVENTS_STREAM, &subjects::sealed(&id)).await? {
+            println!("{}", String::from_utf8_lossy(&m.payload));
+            pending.remove(&id);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + a.timeout;
+    let mut msgs = consumer.messages().await.context("read events")?;
+    while !pending.is_empty() {
+        let next = tokio::time::timeout_at(deadline, msgs.next()).await;
+        let Ok(Some(m)) = next else {
+            bail!("timed out after {:?} waiting for {} recording(s): {:?}", a.timeout, pending.len(), pending.values().collect::<Vec<_>>());
+        };
+        let m = m.map_err(|e| anyhow::anyhow!("read events: {e}"))?;
+        if m.subject.starts_with("evidence.sealed.") {
+            if let Ok(ev) = decode::<EvidenceSealedV1>(&m.payload)
+                && pending.remove(&ev.evidence_id).is_some()
+            {
+                println!("{}", String::from_utf8_lossy(&m.payload));
+            }
+        } else if let Ok(ev) = decode::<EvidenceRejectedV1>(&m.payload)
+            && let Some(id) = ev.evidence_id
+            && let Some(name) = pending.remove(&id)
+        {
+            eprintln!("REJECTED {name} at {}: {} ({})", ev.stage.as_str(), ev.detail, ev.reason.as_str());
+            println!("{}", String::from_utf8_lossy(&m.payload));
+            failed = true;
+        }
+    }
+    Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}

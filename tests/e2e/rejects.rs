@@ -1,0 +1,94 @@
+//! Bad input: a clear rejection event, nothing lost, no redelivery loop.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use evidence_contracts::events::{EvidenceRejectedV1, RejectReason, Stage};
+use evidence_contracts::ingest::{IngestRequestSchema, IngestRequestV1};
+use evidence_contracts::keys::ObjectRef;
+use evidence_contracts::{Blake3Digest, DeviceId, OfficerId, StationId, decode, subjects};
+use object_store::PutOpts;
+use test_harness::media::{Spec, mp4};
+
+use crate::support::{Pipeline, consumer_backlog};
+
+async fn rejected(p: &Pipeline, want: usize) -> Vec<EvidenceRejectedV1> {
+    p.events(subjects::REJECTED_ALL, want, Duration::from_secs(60))
+        .await
+        .expect("events")
+        .iter()
+        .map(|m| decode::<EvidenceRejectedV1>(&m.payload).expect("rejection decodes"))
+        .collect()
+}
+
+async fn assert_drained(p: &Pipeline) {
+    // Give a redelivery loop (backoff 1 s) time to show itself.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (pending, unacked) =
+        consumer_backlog(&p.nats.url, subjects::INGEST_STREAM, subjects::INGEST_CONSUMER).await.expect("consumer info");
+    assert_eq!((pending, unacked), (0, 0), "rejected messages must not be redelivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_mismatch_is_rejected_with_the_field_named_and_the_upload_kept() {
+    let mut p = Pipeline::new().expect("servers start");
+    p.start_all().expect("workers start");
+    let rec = p.dir.path().join("rec.mp4");
+    mp4(&rec, &Spec { seconds: 1, ..Default::default() }).expect("generate");
+    let store = p.store().await.expect("store");
+    store.ensure_bucket(&p.s3cfg.working_bucket).await.expect("bucket");
+    let key = "landing/st-test/CAM05/0000000000000001/rec.mp4".to_string();
+    let stored = store.upload_file(&p.s3cfg.working_bucket, &key, &rec, None, &PutOpts::default()).await.expect("upload");
+    let req = IngestRequestV1 {
+        schema: IngestRequestSchema,
+        station_id: StationId::new("st-test").expect("id"),
+        device_id: DeviceId::new("CAM05").expect("id"),
+        officer_id: OfficerId::new("OF0001").expect("id"),
+        file_name: "rec.mp4".into(),
+        size_bytes: stored.digests.size,
+        blake3: Blake3Digest(*blake3::hash(b"what the station claimed").as_bytes()),
+        landing: ObjectRef { bucket: p.s3cfg.working_bucket.clone(), key: key.clone() },
+        recorded_start: None,
+        docked_at: Utc::now(),
+        uploaded_at: Utc::now(),
+    };
+    let client = async_nats::connect(&p.nats.url).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let _ = js.publish(evidence_contracts::subjects::ingest_request(&req.station_id), evidence_contracts::encode(&req).into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+
+    let r = rejected(&p, 1).await;
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].stage, Stage::Ingest);
+    assert_eq!(r[0].reason, RejectReason::HashMismatch);
+    assert!(r[0].detail.contains("field blake3") && r[0].detail.contains(&key), "{}", r[0].detail);
+    assert_eq!(r[0].evidence_id, Some(req.evidence_id()));
+    assert_eq!(decode::<IngestRequestV1>(r[0].payload.as_bytes()).expect("payload kept"), req);
+    assert!(store.head(&p.s3cfg.working_bucket, &key).await.expect("head").is_some(), "the upload must be kept");
+    assert_drained(&p).await;
+    assert!(p.sealed(1, Duration::from_secs(1)).await.expect("events").is_empty());
+    p.assert_no_unexpected_errors(&["message rejected"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_message_is_rejected_once_with_its_payload() {
+    let mut p = Pipeline::new().expect("servers start");
+    p.start("ingest-worker").expect("ingest");
+    let client = async_nats::connect(&p.nats.url).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let payload = br#"{"schema":"evidence.ingest.request.v1","station_id":"st-test","size_bytes":"twelve"}"#;
+    let _ = js.publish("evidence.ingest.request.v1.st-test", payload.as_slice().into()).await.expect("publish").await.expect("ack");
+    let _ = js.publish("evidence.ingest.request.v1.st-test", "not json at all".into()).await.expect("publish").await.expect("ack");
+
+    let r = rejected(&p, 2).await;
+    assert_eq!(r.len(), 2, "{r:#?}");
+    assert!(r.iter().all(|e| e.reason == RejectReason::MalformedMessage && e.stage == Stage::Ingest));
+    assert_eq!(r[0].payload.as_bytes(), payload.as_slice());
+    assert!(r[0].detail.contains("evidence.ingest.request.v1"), "{}", r[0].detail);
+    assert_eq!(r[1].payload, "not json at all");
+    assert_drained(&p).await;
+    p.assert_no_unexpected_errors(&["message rejected"]);
+}

@@ -1,0 +1,145 @@
+//! A whole pipeline for one test: its own servers, buckets, configs and worker processes.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use evidence_contracts::events::EvidenceSealedV1;
+use evidence_contracts::{decode, subjects};
+use test_harness::{NatsServer, S3Server, Worker, workspace_bin};
+
+pub struct Pipeline {
+    pub nats: NatsServer,
+    pub s3: S3Server,
+    pub s3cfg: object_store::S3Config,
+    pub dir: tempfile::TempDir,
+    pub workers: Vec<Worker>,
+}
+
+impl Pipeline {
+    /// Servers up, configs written; no worker started yet.
+    pub fn new() -> anyhow::Result<Self> {
+        let nats = NatsServer::start()?;
+        let s3 = S3Server::start()?;
+        let s3cfg = s3.config();
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("s3-secret"), test_harness::S3_SECRET_KEY)?;
+        let p = Self { nats, s3, s3cfg, dir, workers: Vec::new() };
+        for w in ["ingest-worker", "transcoder", "sealer", "station"] {
+            std::fs::write(p.config_path(w), p.config_text(w))?;
+        }
+        Ok(p)
+    }
+
+    pub fn config_path(&self, worker: &str) -> PathBuf {
+        self.dir.path().join(format!("{worker}.toml"))
+    }
+
+    fn config_text(&self, worker: &str) -> String {
+        let d = self.dir.path().display();
+        let mut t = format!(
+            "[nats]\nurl = \"{}\"\n\n[s3]\nendpoint = \"{}\"\nworking_bucket = \"{}\"\nevidence_bucket = \"{}\"\n\
+             access_key_id = \"{}\"\nsecret_access_key_file = \"{d}/s3-secret\"\npart_size = 5242880\n",
+            self.nats.url,
+            self.s3.endpoint,
+            self.s3cfg.working_bucket,
+            self.s3cfg.evidence_bucket,
+            test_harness::S3_ACCESS_KEY,
+        );
+        if worker == "station" {
+            return t;
+        }
+        // Short ack wait so a killed worker's job comes back within seconds.
+        t.push_str("\n[consumer]\nack_wait = \"4s\"\nretry_backoff = [\"1s\"]\ndrain_timeout = \"10s\"\n");
+        t.push_str("\n[telemetry]\nlisten = \"127.0.0.1:0\"\n");
+        match worker {
+            "ingest-worker" => t.push_str(&format!("\n[ingest]\nspool_dir = \"{d}/spool-ingest\"\n")),
+            "transcoder" => t.push_str(&format!(
+                "\n[transcode]\nspool_dir = \"{d}/spool-transcode\"\npipelines_dir = \"{}\"\nthreads = 1\n",
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pipelines").display()
+            )),
+            _ => {}
+        }
+        t
+    }
+
+    /// Starts one worker binary with `run --config`, waits until it consumes.
+    pub fn start(&mut self, worker: &str) -> anyhow::Result<usize> {
+        let bin = workspace_bin(worker)?;
+        let cfg = self.config_path(worker).display().to_string();
+        let mut w = Worker::spawn(worker, &bin, &["run", "--config", &cfg], &[])?;
+        w.wait_for_line("consuming", Duration::from_secs(30))?;
+        self.workers.push(w);
+        Ok(self.workers.len() - 1)
+    }
+
+    pub fn start_all(&mut self) -> anyhow::Result<()> {
+        for w in ["ingest-worker", "transcoder", "sealer"] {
+            self.start(w)?;
+        }
+        Ok(())
+    }
+
+    /// `station push` of `files`, without waiting.
+    pub fn push(&self, device: &str, files: &[&Path]) -> anyhow::Result<std::process::Output> {
+        let bin = workspace_bin("station")?;
+        let cfg = self.config_path("station");
+        let out = std::process::Command::new(bin)
+            .args(["push", "--config"])
+            .arg(&cfg)
+            .args(["--station", "st-test", "--device", device, "--officer", "OF0001"])
+            .args(files)
+            .output()
+            .context("run station push")?;
+        anyhow::ensure!(out.status.success(), "station push failed: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(out)
+    }
+
+    /// Every event on `filter`, waiting up to `timeout` for at least `want`.
+    pub async fn events(&self, filter: &str, want: usize, timeout: Duration) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
+        test_harness::events(&self.nats.url, filter, want, timeout).await
+    }
+
+    pub async fn sealed(&self, want: usize, timeout: Duration) -> anyhow::Result<Vec<EvidenceSealedV1>> {
+        self.events(subjects::SEALED_ALL, want, timeout)
+            .await?
+            .iter()
+            .map(|m| decode::<EvidenceSealedV1>(&m.payload).map_err(anyhow::Error::from))
+            .collect()
+    }
+
+    pub async fn store(&self) -> anyhow::Result<object_store::Store> {
+        object_store::Store::new(self.s3cfg.clone()).await
+    }
+
+    /// Fails if any worker logged at ERROR level (except lines containing one of `allowed`).
+    pub fn assert_no_unexpected_errors(&mut self, allowed: &[&str]) {
+        for w in &mut self.workers {
+            let errs: Vec<String> = w.error_lines().into_iter().filter(|l| !allowed.iter().any(|a| l.contains(a))).collect();
+            assert!(errs.is_empty(), "{} logged unexpected errors:\n{}", w.name, errs.join("\n"));
+        }
+    }
+}
+
+/// Plain HTTP GET on loopback (the workers' telemetry endpoint).
+pub fn http_get(addr: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Number of messages a durable consumer still has pending or unacknowledged.
+pub async fn consumer_backlog(nats_url: &str, stream: &str, consumer: &str) -> anyhow::Result<(u64, usize)> {
+    let client = async_nats::connect(nats_url).await?;
+    let js = async_nats::jetstream::new(client);
+    let mut c: async_nats::jetstream::consumer::Consumer<async_nats::jetstream::consumer::pull::Config> =
+        js.get_stream(stream).await?.get_consumer(consumer).await.map_err(|e| anyhow::anyhow!("get consumer: {e}"))?;
+    let info = c.info().await?;
+    Ok((info.num_pending, info.num_ack_pending))
+}
