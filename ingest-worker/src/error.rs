@@ -9,9 +9,13 @@ pub enum IngestError {
     InvalidField { field: &'static str, detail: String },
     #[error("landing object {object} does not exist: the station must upload it again (nothing else was changed)")]
     ObjectMissing { object: String },
-    #[error("landing object {object} is {actual} bytes but field size_bytes says {expected}: the upload is incomplete or another file; re-push it from the station")]
+    #[error(
+        "landing object {object} is {actual} bytes but field size_bytes says {expected}: the upload is incomplete or another file; re-push it from the station"
+    )]
     SizeMismatch { object: String, expected: u64, actual: u64 },
-    #[error("landing object {object} has BLAKE3 {actual} but field blake3 says {expected}: the bytes changed between the station and the store; re-push it from the station (the landing object is kept for examination)")]
+    #[error(
+        "landing object {object} has BLAKE3 {actual} but field blake3 says {expected}: the bytes changed between the station and the store; re-push it from the station (the landing object is kept for examination)"
+    )]
     HashMismatch { object: String, expected: String, actual: String },
     #[error(transparent)]
     Store(#[from] object_store::StoreError),
@@ -72,10 +76,7 @@ mod tests {
                 }),
                 Disposition::Retry,
             ),
-            (
-                IngestError::Spool { dir: "/x".into(), source: std::io::Error::other("disk full") },
-                Disposition::Retry,
-            ),
+            (IngestError::Spool { dir: "/x".into(), source: std::io::Error::other("disk full") }, Disposition::Retry),
         ];
         for (e, d) in cases {
             assert_eq!(e.disposition(), d, "{e}");

@@ -86,7 +86,9 @@ impl Handler for IngestHandler {
         let object = req.landing.to_string();
         let digests = match self.store.download_to_file(&req.landing.bucket, &req.landing.key, spool.path()).await {
             Ok(d) => d,
-            Err(StoreError::NotFound { .. }) => return Self::reject(IngestError::ObjectMissing { object }),
+            Err(StoreError::NotFound { .. }) => {
+                return Self::reject(IngestError::ObjectMissing { object });
+            }
             Err(e) => return Err(e.into()),
         };
         if digests.size != req.size_bytes {
@@ -103,8 +105,10 @@ impl Handler for IngestHandler {
 
         // Demux-only continuity scan of exactly the verified bytes.
         let tolerance = u64::try_from(cfg.ingest.gap_tolerance.as_nanos()).unwrap_or(u64::MAX);
-        let scan = gst_support::scan::demux_scan(spool.path(), &CancellationToken::new(), cfg.ingest.stall_timeout).await?;
-        let file = continuity::file_report(&req.file_name, digests.size, digests.blake3, digests.sha256, &scan, tolerance);
+        let scan =
+            gst_support::scan::demux_scan(spool.path(), &CancellationToken::new(), cfg.ingest.stall_timeout).await?;
+        let file =
+            continuity::file_report(&req.file_name, digests.size, digests.blake3, digests.sha256, &scan, tolerance);
         let summary = continuity::summary(&file);
         let report = continuity::scan_report(
             &continuity::tool_string("ingest-worker", env!("CARGO_PKG_VERSION")),
@@ -121,7 +125,9 @@ impl Handler for IngestHandler {
         let stored = self.store.put_bytes(&cfg.s3.working_bucket, &report_key, Bytes::from(body), &opts).await?;
 
         let now = Utc::now();
-        let end = req.recorded_start.map(|s| s + chrono::Duration::nanoseconds(i64::try_from(summary.duration_ns).unwrap_or(0)));
+        let end = req
+            .recorded_start
+            .map(|s| s + chrono::Duration::nanoseconds(i64::try_from(summary.duration_ns).unwrap_or(0)));
         let delay = now.signed_duration_since(end.unwrap_or(req.docked_at));
         metrics::upload_delay(delay.num_milliseconds() as f64 / 1000.0);
 

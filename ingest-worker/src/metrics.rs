@@ -16,7 +16,11 @@ struct Metrics {
 }
 
 static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
-    bytes: m::counter_vec("evidence_ingest_verified_bytes_total", "Bytes of uploads read, hashed and verified.", &["station_kind"]),
+    bytes: m::counter_vec(
+        "evidence_ingest_verified_bytes_total",
+        "Bytes of uploads read, hashed and verified.",
+        &["station_kind"],
+    ),
     findings: m::counter_vec(
         "evidence_ingest_findings_total",
         "Continuity findings by kind (gap, backwards, discontinuity, format_change, truncated, unreadable).",
@@ -32,9 +36,23 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         "evidence_ingest_upload_delay_seconds",
         "Calendar time from the end of the recording (start if the end is unknown, else docking) to verified ingest. \
          The rule is 2 working days; the working-day deadline status is added by the compliance stage.",
-        vec![600.0, 3600.0, 4.0 * 3600.0, 12.0 * 3600.0, 86400.0, 2.0 * 86400.0, 3.0 * 86400.0, 5.0 * 86400.0, 10.0 * 86400.0],
+        vec![
+            600.0,
+            3600.0,
+            4.0 * 3600.0,
+            12.0 * 3600.0,
+            86400.0,
+            2.0 * 86400.0,
+            3.0 * 86400.0,
+            5.0 * 86400.0,
+            10.0 * 86400.0,
+        ],
     ),
-    rejected: m::counter_vec("evidence_ingest_rejected_total", "Uploads rejected by verification, by reason.", &["reason"]),
+    rejected: m::counter_vec(
+        "evidence_ingest_rejected_total",
+        "Uploads rejected by verification, by reason.",
+        &["reason"],
+    ),
 });
 
 /// Registers every series at zero.

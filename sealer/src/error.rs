@@ -8,9 +8,13 @@ use worker_runtime::{Disposition, HandlerError};
 pub enum SealError {
     #[error("storing {what}: {source}")]
     Store { what: &'static str, source: StoreError },
-    #[error("{what}: SHA-256 {actual} differs from the {expected} computed at ingest; the bytes changed between stages")]
+    #[error(
+        "{what}: SHA-256 {actual} differs from the {expected} computed at ingest; the bytes changed between stages"
+    )]
     Sha256Mismatch { what: &'static str, expected: String, actual: String },
-    #[error("the existing seal record s3://{bucket}/{key} cannot be read as evidence.seal.record.v1: {detail}; examine the package by hand")]
+    #[error(
+        "the existing seal record s3://{bucket}/{key} cannot be read as evidence.seal.record.v1: {detail}; examine the package by hand"
+    )]
     BadRecord { bucket: String, key: String, detail: String },
     #[error("after storing, {what} s3://{bucket}/{key} reads back as {detail}")]
     ReadBack { what: &'static str, bucket: String, key: String, detail: String },
@@ -72,7 +76,13 @@ mod tests {
         assert_eq!(conflict.disposition(), Disposition::Reject(RejectReason::EvidenceConflict));
         let down = SealError::Store {
             what: "original",
-            source: StoreError::Unreachable { endpoint: "e".into(), op: "put", bucket: "b".into(), key: "k".into(), detail: "refused".into() },
+            source: StoreError::Unreachable {
+                endpoint: "e".into(),
+                op: "put",
+                bucket: "b".into(),
+                key: "k".into(),
+                detail: "refused".into(),
+            },
         };
         assert_eq!(down.disposition(), Disposition::Retry);
     }

@@ -22,9 +22,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use evidence_contracts::events::{EvidenceSealedSchema, EvidenceSealedV1, Stage};
 use evidence_contracts::keys::PackageKeys;
-use evidence_contracts::seal::{
-    ContinuityV1, ObjectRole, PackageObjectV1, SealJobV1, SealRecordSchema, SealRecordV1,
-};
+use evidence_contracts::seal::{ContinuityV1, ObjectRole, PackageObjectV1, SealJobV1, SealRecordSchema, SealRecordV1};
 use evidence_contracts::transcode::ObjectV1;
 use evidence_contracts::{Message, subjects};
 use object_store::{PutOpts, Store};
@@ -45,13 +43,30 @@ pub struct SealHandler {
 }
 
 impl SealHandler {
-    pub fn new(cfg: Config, store: Store, js: async_nats::jetstream::Context, provenance: Arc<dyn Provenance>, worm: bool) -> Self {
+    pub fn new(
+        cfg: Config,
+        store: Store,
+        js: async_nats::jetstream::Context,
+        provenance: Arc<dyn Provenance>,
+        worm: bool,
+    ) -> Self {
         Self { cfg: Arc::new(cfg), store, js, provenance, worm }
     }
 
-    async fn copy_in(&self, what: &'static str, src: &ObjectV1, key: String, role: ObjectRole, profile: Option<String>) -> Result<PackageObjectV1, SealError> {
+    async fn copy_in(
+        &self,
+        what: &'static str,
+        src: &ObjectV1,
+        key: String,
+        role: ObjectRole,
+        profile: Option<String>,
+    ) -> Result<PackageObjectV1, SealError> {
         let started = Instant::now();
-        let opts = PutOpts { if_absent: true, content_type: None, metadata: vec![("role".into(), format!("{role:?}").to_lowercase())] };
+        let opts = PutOpts {
+            if_absent: true,
+            content_type: None,
+            metadata: vec![("role".into(), format!("{role:?}").to_lowercase())],
+        };
         let stored = self
             .store
             .copy_verified(
@@ -65,12 +80,23 @@ impl SealHandler {
             .await
             .map_err(|source| SealError::Store { what, source })?;
         if stored.digests.sha256 != src.sha256 {
-            return Err(SealError::Sha256Mismatch { what, expected: src.sha256.to_hex(), actual: stored.digests.sha256.to_hex() });
+            return Err(SealError::Sha256Mismatch {
+                what,
+                expected: src.sha256.to_hex(),
+                actual: stored.digests.sha256.to_hex(),
+            });
         }
         if stored.created {
             metrics::stored(stored.digests.size, started.elapsed().as_secs_f64());
         }
-        Ok(PackageObjectV1 { role, profile, key, size_bytes: stored.digests.size, blake3: stored.digests.blake3, sha256: stored.digests.sha256 })
+        Ok(PackageObjectV1 {
+            role,
+            profile,
+            key,
+            size_bytes: stored.digests.size,
+            blake3: stored.digests.blake3,
+            sha256: stored.digests.sha256,
+        })
     }
 
     async fn read_back(&self, o: &PackageObjectV1, what: &'static str) -> Result<(), SealError> {
@@ -78,21 +104,45 @@ impl SealHandler {
         let head = self.store.head(bucket, &o.key).await.map_err(|source| SealError::Store { what, source })?;
         match head {
             Some(h) if h.size == o.size_bytes => Ok(()),
-            Some(h) => Err(SealError::ReadBack { what, bucket: bucket.clone(), key: o.key.clone(), detail: format!("{} bytes, expected {}", h.size, o.size_bytes) }),
-            None => Err(SealError::ReadBack { what, bucket: bucket.clone(), key: o.key.clone(), detail: "missing".into() }),
+            Some(h) => Err(SealError::ReadBack {
+                what,
+                bucket: bucket.clone(),
+                key: o.key.clone(),
+                detail: format!("{} bytes, expected {}", h.size, o.size_bytes),
+            }),
+            None => {
+                Err(SealError::ReadBack { what, bucket: bucket.clone(), key: o.key.clone(), detail: "missing".into() })
+            }
         }
     }
 
     async fn build(&self, job: &SealJobV1, keys: &PackageKeys) -> Result<SealRecordV1, SealError> {
         let mut objects = Vec::new();
-        objects.push(self.copy_in("original", &job.original, keys.original(&job.request.file_name), ObjectRole::Original, None).await?);
-        let report = self.copy_in("continuity report", &job.scan_report, keys.continuity_report(), ObjectRole::ContinuityReport, None).await?;
+        objects.push(
+            self.copy_in("original", &job.original, keys.original(&job.request.file_name), ObjectRole::Original, None)
+                .await?,
+        );
+        let report = self
+            .copy_in(
+                "continuity report",
+                &job.scan_report,
+                keys.continuity_report(),
+                ObjectRole::ContinuityReport,
+                None,
+            )
+            .await?;
         let report_blake3 = report.blake3;
         objects.push(report);
         for d in &job.derivatives {
             objects.push(
-                self.copy_in("copy", &d.object, keys.derivative(&d.profile, &d.extension), ObjectRole::Derivative, Some(d.profile.clone()))
-                    .await?,
+                self.copy_in(
+                    "copy",
+                    &d.object,
+                    keys.derivative(&d.profile, &d.extension),
+                    ObjectRole::Derivative,
+                    Some(d.profile.clone()),
+                )
+                .await?,
             );
         }
         for o in &objects {
@@ -131,13 +181,25 @@ impl SealHandler {
 
     async fn existing_record(&self, key: &str) -> Result<Option<SealRecordV1>, SealError> {
         let bucket = &self.cfg.s3.evidence_bucket;
-        if self.store.head(bucket, key).await.map_err(|source| SealError::Store { what: "seal record", source })?.is_none() {
+        if self
+            .store
+            .head(bucket, key)
+            .await
+            .map_err(|source| SealError::Store { what: "seal record", source })?
+            .is_none()
+        {
             return Ok(None);
         }
-        let bytes = self.store.get_bytes(bucket, key, 16 << 20).await.map_err(|source| SealError::Store { what: "seal record", source })?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| SealError::BadRecord { bucket: bucket.clone(), key: key.into(), detail: e.to_string() })
+        let bytes = self
+            .store
+            .get_bytes(bucket, key, 16 << 20)
+            .await
+            .map_err(|source| SealError::Store { what: "seal record", source })?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| SealError::BadRecord {
+            bucket: bucket.clone(),
+            key: key.into(),
+            detail: e.to_string(),
+        })
     }
 }
 
@@ -169,15 +231,25 @@ impl Handler for SealHandler {
             None => {
                 let r = self.build(&job, &keys).await?;
                 let body = Bytes::from(serde_json::to_vec_pretty(&r).expect("record serialises"));
-                let opts = PutOpts { if_absent: true, content_type: Some("application/json".into()), metadata: Vec::new() };
+                let opts =
+                    PutOpts { if_absent: true, content_type: Some("application/json".into()), metadata: Vec::new() };
                 match self.store.put_bytes(&bucket, &record_key, body, &opts).await {
                     Ok(_) => (r, true),
                     // A concurrent attempt wrote its record first (different sealed_at): use it.
                     Err(object_store::StoreError::Conflict { .. }) => match self.existing_record(&record_key).await? {
                         Some(r) => (r, false),
-                        None => return Err(SealError::ReadBack { what: "seal record", bucket, key: record_key, detail: "missing after conflict".into() }),
+                        None => {
+                            return Err(SealError::ReadBack {
+                                what: "seal record",
+                                bucket,
+                                key: record_key,
+                                detail: "missing after conflict".into(),
+                            });
+                        }
                     },
-                    Err(source) => return Err(SealError::Store { what: "seal record", source }),
+                    Err(source) => {
+                        return Err(SealError::Store { what: "seal record", source });
+                    }
                 }
             }
         };
@@ -186,9 +258,15 @@ impl Handler for SealHandler {
             .head(&bucket, &record_key)
             .await
             .map_err(|source| SealError::Store { what: "seal record", source })?
-            .ok_or_else(|| SealError::ReadBack { what: "seal record", bucket: bucket.clone(), key: record_key.clone(), detail: "missing".into() })?;
+            .ok_or_else(|| SealError::ReadBack {
+                what: "seal record",
+                bucket: bucket.clone(),
+                key: record_key.clone(),
+                detail: "missing".into(),
+            })?;
         let rec_b3 = rec_head.blake3_hex().and_then(|h| evidence_contracts::Blake3Digest::from_hex("blake3", h).ok());
-        let rec_sha = rec_head.metadata.get("sha256").and_then(|h| evidence_contracts::Sha256Digest::from_hex("sha256", h).ok());
+        let rec_sha =
+            rec_head.metadata.get("sha256").and_then(|h| evidence_contracts::Sha256Digest::from_hex("sha256", h).ok());
         let (Some(rec_b3), Some(rec_sha)) = (rec_b3, rec_sha) else {
             return Err(SealError::BadRecord { bucket, key: record_key, detail: "no digest metadata".into() });
         };

@@ -102,13 +102,11 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
     let (continuity, decisions) = match &a.report {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-            let report: ScanReportV1 =
-                serde_json::from_slice(&text).with_context(|| format!("{} is not an evidence.scan.report.v1", path.display()))?;
-            let f = report
-                .files
-                .iter()
-                .find(|f| f.blake3 == digests.blake3)
-                .with_context(|| format!("{} has no entry with the original's BLAKE3 {}", path.display(), digests.blake3))?;
+            let report: ScanReportV1 = serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not an evidence.scan.report.v1", path.display()))?;
+            let f = report.files.iter().find(|f| f.blake3 == digests.blake3).with_context(|| {
+                format!("{} has no entry with the original's BLAKE3 {}", path.display(), digests.blake3)
+            })?;
             let d = copy_hashing(path, &rel(&keys.continuity_report()))?;
             objects.push(obj(ObjectRole::ContinuityReport, None, keys.continuity_report(), d));
             let verdict = ScanReportV1::compute_verdict(std::slice::from_ref(f), &[]);
@@ -123,7 +121,9 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
                 Vec::new(),
             )
         }
-        None => bail!("--report is required: a package always carries the continuity report (run `ingest-worker scan --json FILE > report.json`)"),
+        None => bail!(
+            "--report is required: a package always carries the continuity report (run `ingest-worker scan --json FILE > report.json`)"
+        ),
     };
     for (profile, file) in &a.copies {
         let ext = file.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "bin".into());
@@ -178,8 +178,8 @@ struct Check {
 pub fn verify(package: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let seal_path = package.join("seal.json");
     let text = std::fs::read(&seal_path).with_context(|| format!("read {}", seal_path.display()))?;
-    let record: SealRecordV1 =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not an evidence.seal.record.v1", seal_path.display()))?;
+    let record: SealRecordV1 = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not an evidence.seal.record.v1", seal_path.display()))?;
     let mut checks = Vec::new();
     for o in &record.objects {
         let rel = o.key.strip_prefix(&record.prefix).unwrap_or(&o.key);
@@ -222,7 +222,12 @@ pub fn verify(package: &Path, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         println!("evidence {}  sealed {} by {}", record.evidence_id, record.sealed_at.to_rfc3339(), record.sealed_by);
         for c in &checks {
-            println!("  {} {}{}", if c.ok { "ok  " } else { "FAIL" }, c.key, c.problem.as_deref().map(|p| format!(": {p}")).unwrap_or_default());
+            println!(
+                "  {} {}{}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.key,
+                c.problem.as_deref().map(|p| format!(": {p}")).unwrap_or_default()
+            );
         }
         if record.continuity.verdict != Verdict::Continuous {
             println!("  note: continuity verdict is {} (see continuity.json)", record.continuity.verdict.as_str());

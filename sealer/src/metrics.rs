@@ -16,12 +16,19 @@ struct Metrics {
 
 static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     hashed: {
-        let c = IntCounter::new("evidence_sealer_hashed_bytes_total", "Bytes hashed (BLAKE3 + SHA-256) while storing evidence.")
-            .expect("valid metric");
+        let c = IntCounter::new(
+            "evidence_sealer_hashed_bytes_total",
+            "Bytes hashed (BLAKE3 + SHA-256) while storing evidence.",
+        )
+        .expect("valid metric");
         m::registry().register(Box::new(c.clone())).expect("unique metric");
         c
     },
-    put_seconds: m::histogram("evidence_sealer_s3_put_seconds", "Time to store one evidence object.", m::duration_buckets()),
+    put_seconds: m::histogram(
+        "evidence_sealer_s3_put_seconds",
+        "Time to store one evidence object.",
+        m::duration_buckets(),
+    ),
     packages: m::counter_vec(
         "evidence_sealer_packages_total",
         "Seal jobs finished: sealed (new package), already_sealed (redelivery of a finished package).",

@@ -84,7 +84,8 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
     let store = object_store::Store::new(cfg.s3.clone()).await?;
     store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
     let client = worker_runtime::nats::connect(&cfg.nats, &format!("station-{station}")).await?;
-    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::INGEST_STREAM, subjects::EVENTS_STREAM]).await?;
+    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::INGEST_STREAM, subjects::EVENTS_STREAM])
+        .await?;
 
     // Subscribe before publishing so no event can slip between push and wait.
     let events = if a.wait {
@@ -116,14 +117,24 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as i128);
-        let key = keys::landing(&station, &device, &keys::upload_id(&station, &device, &name, meta.len(), mtime), &name);
+        let key =
+            keys::landing(&station, &device, &keys::upload_id(&station, &device, &name, meta.len(), mtime), &name);
         let opts = PutOpts {
-            metadata: vec![("station".into(), station.to_string()), ("device".into(), device.to_string()), ("officer".into(), officer.to_string())],
+            metadata: vec![
+                ("station".into(), station.to_string()),
+                ("device".into(), device.to_string()),
+                ("officer".into(), officer.to_string()),
+            ],
             ..Default::default()
         };
         let stored = store.upload_file(&cfg.s3.working_bucket, &key, path, None, &opts).await?;
         if stored.digests.size != meta.len() {
-            bail!("{} changed size while it was uploaded ({} → {} bytes); push it again", path.display(), meta.len(), stored.digests.size);
+            bail!(
+                "{} changed size while it was uploaded ({} → {} bytes); push it again",
+                path.display(),
+                meta.len(),
+                stored.digests.size
+            );
         }
         let req = IngestRequestV1 {
             schema: IngestRequestSchema,
@@ -140,15 +151,25 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
         };
         let duplicate = worker_runtime::nats::publish(&js, &req).await?;
         let id = req.evidence_id();
-        eprintln!("pushed {} ({} bytes, blake3 {}) evidence_id={id}{}", path.display(), req.size_bytes, req.blake3, if duplicate { " (already pushed)" } else { "" });
+        eprintln!(
+            "pushed {} ({} bytes, blake3 {}) evidence_id={id}{}",
+            path.display(),
+            req.size_bytes,
+            req.blake3,
+            if duplicate { " (already pushed)" } else { "" }
+        );
         pending.insert(id, name);
     }
 
-    let Some(consumer) = events else { return Ok(ExitCode::SUCCESS) };
+    let Some(consumer) = events else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let mut failed = false;
     // Already sealed by an earlier push of the same bytes?
     for id in pending.keys().copied().collect::<Vec<_>>() {
-        if let Some(m) = worker_runtime::nats::last_on_subject(&js, subjects::EVENTS_STREAM, &subjects::sealed(&id)).await? {
+        if let Some(m) =
+            worker_runtime::nats::last_on_subject(&js, subjects::EVENTS_STREAM, &subjects::sealed(&id)).await?
+        {
             println!("{}", String::from_utf8_lossy(&m.payload));
             pending.remove(&id);
         }
@@ -158,7 +179,12 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
     while !pending.is_empty() {
         let next = tokio::time::timeout_at(deadline, msgs.next()).await;
         let Ok(Some(m)) = next else {
-            bail!("timed out after {:?} waiting for {} recording(s): {:?}", a.timeout, pending.len(), pending.values().collect::<Vec<_>>());
+            bail!(
+                "timed out after {:?} waiting for {} recording(s): {:?}",
+                a.timeout,
+                pending.len(),
+                pending.values().collect::<Vec<_>>()
+            );
         };
         let m = m.map_err(|e| anyhow::anyhow!("read events: {e}"))?;
         if m.subject.starts_with("evidence.sealed.") {

@@ -10,7 +10,7 @@ use test_harness::media::{Spec, decode_counts, mp4};
 
 use crate::support::{Pipeline, http_get};
 
-fn object<'a>(ev: &'a EvidenceSealedV1, role: ObjectRole) -> &'a evidence_contracts::seal::PackageObjectV1 {
+fn object(ev: &EvidenceSealedV1, role: ObjectRole) -> &evidence_contracts::seal::PackageObjectV1 {
     ev.objects.iter().find(|o| o.role == role).unwrap_or_else(|| panic!("no {role:?} object in {ev:#?}"))
 }
 
@@ -36,7 +36,8 @@ async fn pushed_recordings_are_sealed_with_verified_playable_copies() {
         let b3 = blake3::hash(&bytes);
         let name = path.file_name().expect("name").to_string_lossy().into_owned();
         let ev = events.iter().find(|e| e.file_name == name).unwrap_or_else(|| panic!("no event for {name}"));
-        let id = EvidenceId::derive(&DeviceId::new("CAM01").expect("id"), &evidence_contracts::Blake3Digest(*b3.as_bytes()));
+        let id =
+            EvidenceId::derive(&DeviceId::new("CAM01").expect("id"), &evidence_contracts::Blake3Digest(*b3.as_bytes()));
         assert_eq!(ev.evidence_id, id);
         assert_eq!(ev.verdict, expect_verdict, "{name}");
         assert!(ev.readable);
@@ -51,13 +52,16 @@ async fn pushed_recordings_are_sealed_with_verified_playable_copies() {
 
         // The continuity report in the package describes this very file.
         let rep = object(ev, ObjectRole::ContinuityReport);
-        let rep: ScanReportV1 = serde_json::from_slice(&store.get_bytes(&bucket, &rep.key, 1 << 20).await.expect("report")).expect("report json");
+        let rep: ScanReportV1 =
+            serde_json::from_slice(&store.get_bytes(&bucket, &rep.key, 1 << 20).await.expect("report"))
+                .expect("report json");
         assert_eq!(rep.files[0].blake3.0, *b3.as_bytes());
         assert_eq!(rep.verdict, expect_verdict);
 
         // The seal record lists the same objects as the event.
         let rec: SealRecordV1 =
-            serde_json::from_slice(&store.get_bytes(&bucket, &ev.seal_record.key, 1 << 20).await.expect("seal.json")).expect("record");
+            serde_json::from_slice(&store.get_bytes(&bucket, &ev.seal_record.key, 1 << 20).await.expect("seal.json"))
+                .expect("record");
         assert_eq!(rec.objects, ev.objects);
         assert_eq!(rec.evidence_id, id);
 
@@ -83,7 +87,11 @@ async fn pushed_recordings_are_sealed_with_verified_playable_copies() {
         .output()
         .expect("scan the copy");
     let rep: ScanReportV1 = serde_json::from_slice(&out.stdout).expect("scan json");
-    let gap = rep.files[0].findings.iter().find(|f| f.kind == evidence_contracts::report::FindingKind::Gap).expect("gap kept in copy");
+    let gap = rep.files[0]
+        .findings
+        .iter()
+        .find(|f| f.kind == evidence_contracts::report::FindingKind::Gap)
+        .expect("gap kept in copy");
     assert!((gap.at_s - 2.0).abs() < 0.1 && (gap.duration_s - 1.0).abs() < 0.1, "{gap:?}");
 
     // Pushing the same file again is absorbed: still one event per recording.
@@ -135,7 +143,8 @@ async fn an_unreadable_recording_is_sealed_anyway_with_a_report_that_says_why() 
     assert!(d.reason.contains("cannot be demuxed"), "{}", d.reason);
     let rep = object(ev, ObjectRole::ContinuityReport);
     let rep: ScanReportV1 =
-        serde_json::from_slice(&store.get_bytes(&p.s3cfg.evidence_bucket, &rep.key, 1 << 20).await.expect("report")).expect("json");
+        serde_json::from_slice(&store.get_bytes(&p.s3cfg.evidence_bucket, &rep.key, 1 << 20).await.expect("report"))
+            .expect("json");
     assert!(!rep.files[0].readable);
     assert!(rep.files[0].error.is_some());
     p.assert_no_unexpected_errors(&[]);

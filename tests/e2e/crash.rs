@@ -40,7 +40,8 @@ async fn killed_mid_job(worker: &str, started_line: &str) {
         .expect("list");
     let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
     keys.sort();
-    let mut expected: Vec<String> = ev.objects.iter().map(|o| o.key.clone()).chain([ev.seal_record.key.clone()]).collect();
+    let mut expected: Vec<String> =
+        ev.objects.iter().map(|o| o.key.clone()).chain([ev.seal_record.key.clone()]).collect();
     expected.sort();
     assert_eq!(keys, expected);
     assert_eq!(ev.subject(), subjects::sealed(&ev.evidence_id));
@@ -90,7 +91,7 @@ async fn a_seal_job_redelivered_after_sealing_changes_nothing() {
     // Redeliver it under a fresh message id, so JetStream's dedup cannot help.
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", "replay-after-dedup-window");
-    js.publish_with_headers(subjects::SEAL_JOBS, headers, job.into()).await.expect("publish").await.expect("ack");
+    js.publish_with_headers(subjects::SEAL_JOBS, headers, job).await.expect("publish").await.expect("ack");
     let sealer = p.workers.len() - 1;
     p.workers[sealer].wait_for_line("fresh=false", Duration::from_secs(60)).expect("redelivered job handled");
     assert_eq!(p.sealed(2, Duration::from_secs(3)).await.expect("events").len(), 1, "duplicate sealed event");

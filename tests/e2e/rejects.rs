@@ -38,7 +38,8 @@ async fn a_hash_mismatch_is_rejected_with_the_field_named_and_the_upload_kept() 
     let store = p.store().await.expect("store");
     store.ensure_bucket(&p.s3cfg.working_bucket).await.expect("bucket");
     let key = "landing/st-test/CAM05/0000000000000001/rec.mp4".to_string();
-    let stored = store.upload_file(&p.s3cfg.working_bucket, &key, &rec, None, &PutOpts::default()).await.expect("upload");
+    let stored =
+        store.upload_file(&p.s3cfg.working_bucket, &key, &rec, None, &PutOpts::default()).await.expect("upload");
     let req = IngestRequestV1 {
         schema: IngestRequestSchema,
         station_id: StationId::new("st-test").expect("id"),
@@ -54,7 +55,8 @@ async fn a_hash_mismatch_is_rejected_with_the_field_named_and_the_upload_kept() 
     };
     let client = async_nats::connect(&p.nats.url).await.expect("nats");
     let js = async_nats::jetstream::new(client);
-    let _ = js.publish(evidence_contracts::subjects::ingest_request(&req.station_id), evidence_contracts::encode(&req).into())
+    let _ = js
+        .publish(evidence_contracts::subjects::ingest_request(&req.station_id), evidence_contracts::encode(&req).into())
         .await
         .expect("publish")
         .await
@@ -80,8 +82,18 @@ async fn a_malformed_message_is_rejected_once_with_its_payload() {
     let client = async_nats::connect(&p.nats.url).await.expect("nats");
     let js = async_nats::jetstream::new(client);
     let payload = br#"{"schema":"evidence.ingest.request.v1","station_id":"st-test","size_bytes":"twelve"}"#;
-    let _ = js.publish("evidence.ingest.request.v1.st-test", payload.as_slice().into()).await.expect("publish").await.expect("ack");
-    let _ = js.publish("evidence.ingest.request.v1.st-test", "not json at all".into()).await.expect("publish").await.expect("ack");
+    let _ = js
+        .publish("evidence.ingest.request.v1.st-test", payload.as_slice().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    let _ = js
+        .publish("evidence.ingest.request.v1.st-test", "not json at all".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
 
     let r = rejected(&p, 2).await;
     assert_eq!(r.len(), 2, "{r:#?}");

@@ -97,7 +97,12 @@ impl Pipeline {
     }
 
     /// Every event on `filter`, waiting up to `timeout` for at least `want`.
-    pub async fn events(&self, filter: &str, want: usize, timeout: Duration) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
+    pub async fn events(
+        &self,
+        filter: &str,
+        want: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
         test_harness::events(&self.nats.url, filter, want, timeout).await
     }
 
@@ -116,7 +121,8 @@ impl Pipeline {
     /// Fails if any worker logged at ERROR level (except lines containing one of `allowed`).
     pub fn assert_no_unexpected_errors(&mut self, allowed: &[&str]) {
         for w in &mut self.workers {
-            let errs: Vec<String> = w.error_lines().into_iter().filter(|l| !allowed.iter().any(|a| l.contains(a))).collect();
+            let errs: Vec<String> =
+                w.error_lines().into_iter().filter(|l| !allowed.iter().any(|a| l.contains(a))).collect();
             assert!(errs.is_empty(), "{} logged unexpected errors:\n{}", w.name, errs.join("\n"));
         }
     }

@@ -52,7 +52,10 @@ pub async fn make(
     let Some(variant) = profile.variant_for(&kinds) else {
         return Err(NoCopy {
             result: "skipped",
-            reason: format!("no {} copy: the profile has no pipeline for a source with streams {kinds:?}", profile.name),
+            reason: format!(
+                "no {} copy: the profile has no pipeline for a source with streams {kinds:?}",
+                profile.name
+            ),
         });
     };
     let media_s = source.duration_ns as f64 / 1e9;
@@ -60,17 +63,19 @@ pub async fn make(
         timeout: cfg.timeout_base + cfg.timeout_per_media_second.mul_f64(media_s),
         stall: cfg.stall_timeout,
         threads: cfg.threads,
+        media_duration_ns: source.duration_ns,
     };
     let name = profile.name.clone();
-    let wall = pipeline::run(profile, variant, input, output, source.duration_ns, &limits, cancel, |frac, rt| {
+    let wall = pipeline::run(profile, variant, input, output, &limits, cancel, |frac, rt| {
         tracing::info!(profile = %name, progress = format!("{:.0}%", frac * 100.0), realtime_factor = format!("{rt:.2}"), "transcoding");
     })
     .await
     .map_err(|e| NoCopy { result: "failed", reason: format!("no {} copy: {e}", profile.name) })?;
 
-    let scan = gst_support::scan::demux_scan(output, cancel, cfg.stall_timeout)
-        .await
-        .map_err(|e| NoCopy { result: "failed", reason: format!("no {} copy: scanning the copy failed: {e}", profile.name) })?;
+    let scan = gst_support::scan::demux_scan(output, cancel, cfg.stall_timeout).await.map_err(|e| NoCopy {
+        result: "failed",
+        reason: format!("no {} copy: scanning the copy failed: {e}", profile.name),
+    })?;
     let digests = tokio::task::spawn_blocking({
         let p = output.to_owned();
         move || object_store::hash_file(&p)
@@ -79,7 +84,14 @@ pub async fn make(
     .map_err(|e| NoCopy { result: "failed", reason: format!("hashing thread: {e}") })?
     .map_err(|e| NoCopy { result: "failed", reason: format!("read the copy {}: {e}", output.display()) })?;
     let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let report = continuity::file_report(&name, digests.size, digests.blake3, digests.sha256, &scan, continuity::DEFAULT_TOLERANCE_NS);
+    let report = continuity::file_report(
+        &name,
+        digests.size,
+        digests.blake3,
+        digests.sha256,
+        &scan,
+        continuity::DEFAULT_TOLERANCE_NS,
+    );
     let tolerance = u64::try_from(cfg.duration_tolerance.as_nanos()).unwrap_or(u64::MAX);
     let problems = crate::verify::verify(source, &report, tolerance);
     if !problems.is_empty() {

@@ -7,7 +7,9 @@ use worker_runtime::{Disposition, HandlerError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TranscodeError {
-    #[error("landing object {object} changed after ingest: BLAKE3 {actual}, ingest verified {expected}; it will not be copied or sealed from here, re-push from the station")]
+    #[error(
+        "landing object {object} changed after ingest: BLAKE3 {actual}, ingest verified {expected}; it will not be copied or sealed from here, re-push from the station"
+    )]
     SourceChanged { object: String, expected: String, actual: String },
     #[error(transparent)]
     Store(#[from] object_store::StoreError),

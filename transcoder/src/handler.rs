@@ -85,9 +85,15 @@ impl Handler for TranscodeHandler {
             match copy::make(profile, &job.scan, &source, &out, cfg, &self.shutdown).await {
                 Ok(c) => {
                     let key = keys::staging(&id, &format!("{}.{}", profile.name, profile.extension));
-                    let opts = PutOpts { content_type: Some(format!("video/{}", profile.container)), ..Default::default() };
+                    let opts =
+                        PutOpts { content_type: Some(format!("video/{}", profile.container)), ..Default::default() };
                     let stored = self.store.upload_file(&self.cfg.s3.working_bucket, &key, &out, None, &opts).await?;
-                    metrics::produced(&profile.name, c.wall.as_secs_f64(), job.scan.duration_ns as f64 / 1e9, stored.digests.size);
+                    metrics::produced(
+                        &profile.name,
+                        c.wall.as_secs_f64(),
+                        job.scan.duration_ns as f64 / 1e9,
+                        stored.digests.size,
+                    );
                     tracing::info!(evidence_id = %id, profile = %profile.name, wall = ?c.wall, bytes = stored.digests.size, "copy made and verified");
                     derivatives.push(DerivativeV1 {
                         profile: profile.name.clone(),
@@ -116,7 +122,11 @@ impl Handler for TranscodeHandler {
                     }
                     metrics::not_produced(&profile.name, no.result);
                     tracing::warn!(evidence_id = %id, profile = %profile.name, reason = %no.reason, "no copy");
-                    decisions.push(ProfileDecisionV1 { profile: profile.name.clone(), produced: false, reason: no.reason });
+                    decisions.push(ProfileDecisionV1 {
+                        profile: profile.name.clone(),
+                        produced: false,
+                        reason: no.reason,
+                    });
                 }
             }
         }

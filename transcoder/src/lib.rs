@@ -54,7 +54,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
     let client = worker_runtime::nats::connect(&cfg.nats, "transcoder").await?;
     health.set("nats", true, cfg.nats.url.clone());
-    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM]).await?;
+    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM])
+        .await?;
     let store = object_store::Store::new(cfg.s3.clone()).await?;
     store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
@@ -69,7 +70,13 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
 ///
 /// # Errors
 /// Unknown profile, unreadable input, or the copy failed (the reason is the message).
-pub async fn transcode_cli(profile: &str, pipelines: Option<PathBuf>, threads: u32, input: &Path, output: &Path) -> anyhow::Result<()> {
+pub async fn transcode_cli(
+    profile: &str,
+    pipelines: Option<PathBuf>,
+    threads: u32,
+    input: &Path,
+    output: &Path,
+) -> anyhow::Result<()> {
     gst_support::init()?;
     let mut section = config::TranscodeSection { threads, ..Default::default() };
     if let Some(p) = pipelines {
@@ -80,9 +87,18 @@ pub async fn transcode_cli(profile: &str, pipelines: Option<PathBuf>, threads: u
     let scan = gst_support::scan::demux_scan(input, &cancel, section.stall_timeout).await?;
     let digests = object_store::hash_file(input).with_context(|| format!("read {}", input.display()))?;
     let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let src = gst_support::continuity::file_report(&name, digests.size, digests.blake3, digests.sha256, &scan, gst_support::continuity::DEFAULT_TOLERANCE_NS);
+    let src = gst_support::continuity::file_report(
+        &name,
+        digests.size,
+        digests.blake3,
+        digests.sha256,
+        &scan,
+        gst_support::continuity::DEFAULT_TOLERANCE_NS,
+    );
     let summary = gst_support::continuity::summary(&src);
-    let c = copy::make(&profile, &summary, input, output, &section, &cancel).await.map_err(|n| anyhow::anyhow!(n.reason))?;
+    let c = copy::make(&profile, &summary, input, output, &section, &cancel)
+        .await
+        .map_err(|n| anyhow::anyhow!(n.reason))?;
     let out = serde_json::json!({
         "profile": profile.name,
         "input": input.display().to_string(),

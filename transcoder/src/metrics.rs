@@ -13,7 +13,12 @@ struct Metrics {
 }
 
 static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
-    seconds: m::histogram_vec("evidence_transcode_seconds", "Wall time of one profile run.", &["profile"], m::duration_buckets()),
+    seconds: m::histogram_vec(
+        "evidence_transcode_seconds",
+        "Wall time of one profile run.",
+        &["profile"],
+        m::duration_buckets(),
+    ),
     realtime: m::histogram_vec(
         "evidence_transcode_realtime_factor",
         "Media seconds transcoded per wall second, per run.",

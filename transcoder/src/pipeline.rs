@@ -27,6 +27,8 @@ pub struct Limits {
     pub timeout: Duration,
     pub stall: Duration,
     pub threads: u32,
+    /// Duration of the source, for progress.
+    pub media_duration_ns: u64,
 }
 
 /// Runs `variant` of `profile` from `input` to `output`. The copy is written to
@@ -40,7 +42,6 @@ pub async fn run(
     variant: &Variant,
     input: &Path,
     output: &Path,
-    media_duration_ns: u64,
     limits: &Limits,
     cancel: &CancellationToken,
     on_progress: impl Fn(f64, f64),
@@ -58,7 +59,7 @@ pub async fn run(
         {
             *l = Instant::now();
             let rt = pos as f64 / 1e9 / started.elapsed().as_secs_f64().max(1e-3);
-            let frac = if media_duration_ns > 0 { pos as f64 / media_duration_ns as f64 } else { 0.0 };
+            let frac = if limits.media_duration_ns > 0 { pos as f64 / limits.media_duration_ns as f64 } else { 0.0 };
             on_progress(frac, rt);
         }
         pos

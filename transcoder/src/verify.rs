@@ -32,7 +32,8 @@ pub fn verify(source: &ScanSummaryV1, copy: &FileReport, tolerance_ns: u64) -> V
             source.duration_ns as f64 / 1e9
         ));
     }
-    let copy_gaps = copy.findings.iter().filter(|f| matches!(f.kind, FindingKind::Gap | FindingKind::Backwards)).count();
+    let copy_gaps =
+        copy.findings.iter().filter(|f| matches!(f.kind, FindingKind::Gap | FindingKind::Backwards)).count();
     if copy_gaps > source.findings as usize {
         problems.push(format!(
             "the copy has {copy_gaps} gap(s) but the source only {} finding(s): the copy lost footage",

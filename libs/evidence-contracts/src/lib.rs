@@ -49,7 +49,9 @@ pub fn decode<M: Message>(payload: &[u8]) -> Result<M, DecodeError> {
         Some(other) => {
             return Err(DecodeError::WrongSchema { expected: M::SCHEMA, found: other.to_owned() });
         }
-        None => return Err(DecodeError::MissingSchema { expected: M::SCHEMA }),
+        None => {
+            return Err(DecodeError::MissingSchema { expected: M::SCHEMA });
+        }
     }
     serde_json::from_value(value).map_err(|e| DecodeError::Json { schema: M::SCHEMA, source: e })
 }

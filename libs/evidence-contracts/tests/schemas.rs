@@ -1,4 +1,5 @@
 //! The checked-in JSON Schemas under `deploy/schemas/` must equal what the types generate.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::path::PathBuf;
 

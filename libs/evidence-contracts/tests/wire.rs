@@ -1,4 +1,5 @@
 //! Wire round-trips and decode errors of the contract messages.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use chrono::{TimeZone, Utc};
 use evidence_contracts::events::{EvidenceRejectedV1, RejectReason, Stage};

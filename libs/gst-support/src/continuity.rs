@@ -212,12 +212,7 @@ pub fn file_report(
             error: Some(why),
         };
     }
-    let t0 = scan
-        .streams
-        .iter()
-        .flat_map(|s| s.samples.iter().filter_map(|x| x.pts))
-        .min()
-        .unwrap_or(0);
+    let t0 = scan.streams.iter().flat_map(|s| s.samples.iter().filter_map(|x| x.pts)).min().unwrap_or(0);
     let mut streams = Vec::new();
     let mut findings = Vec::new();
     let mut end = 0u64;
@@ -378,7 +373,12 @@ mod tests {
         for gop in 0..20u64 {
             for (k, off) in [0u64, 3, 1, 2].iter().enumerate() {
                 let dts = (gop * 4 + k as u64) * F;
-                t.samples.push(Sample { pts: Some((gop * 4 + off) * F + F), dts: Some(dts), duration: Some(F), discont: false });
+                t.samples.push(Sample {
+                    pts: Some((gop * 4 + off) * F + F),
+                    dts: Some(dts),
+                    duration: Some(F),
+                    discont: false,
+                });
             }
         }
         assert!(analyse_stream(&t, 0, DEFAULT_TOLERANCE_NS).findings.is_empty());

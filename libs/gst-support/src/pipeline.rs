@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gstreamer as gst;
 use gst::prelude::*;
+use gstreamer as gst;
 use tokio_util::sync::CancellationToken;
 
 /// Errors of building or running a pipeline.
@@ -97,7 +97,10 @@ impl Template {
         let mut text = self.text.clone();
         for name in self.placeholders() {
             let Some(v) = params.get(&name) else {
-                return Err(GstError::Template { path: self.path.clone(), detail: format!("no value for placeholder {{{name}}}") });
+                return Err(GstError::Template {
+                    path: self.path.clone(),
+                    detail: format!("no value for placeholder {{{name}}}"),
+                });
             };
             let escaped = v.replace('\\', "\\\\").replace('"', "\\\"");
             text = text.replace(&format!("{{{name}}}"), &escaped);
@@ -140,7 +143,10 @@ pub async fn run_to_eos(
     stall: Duration,
     progress: impl Fn() -> u64,
 ) -> Result<(), GstError> {
-    let bus = g.pipeline.bus().ok_or_else(|| GstError::State { name: g.name.clone(), detail: "pipeline has no bus".into() })?;
+    let bus = g
+        .pipeline
+        .bus()
+        .ok_or_else(|| GstError::State { name: g.name.clone(), detail: "pipeline has no bus".into() })?;
     g.pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| GstError::State { name: g.name.clone(), detail: e.to_string() })?;
@@ -190,7 +196,8 @@ mod tests {
 
     #[test]
     fn templates_render_and_refuse_missing_values() {
-        let t = Template { path: "x.gst".into(), text: "filesrc location=\"{input}\" ! fakesink name={sink_name}".into() };
+        let t =
+            Template { path: "x.gst".into(), text: "filesrc location=\"{input}\" ! fakesink name={sink_name}".into() };
         assert_eq!(t.placeholders(), vec!["input".to_string(), "sink_name".to_string()]);
         let mut p = BTreeMap::new();
         p.insert("input".to_string(), "/tmp/a \"b\".mp4".to_string());

@@ -90,7 +90,9 @@ fn demuxer_container(parsebin: &gst::Element) -> Option<String> {
 }
 
 fn describe_caps(caps: &gst::CapsRef) -> (StreamKind, String, String) {
-    let Some(s) = caps.structure(0) else { return (StreamKind::Other, "unknown".into(), String::new()) };
+    let Some(s) = caps.structure(0) else {
+        return (StreamKind::Other, "unknown".into(), String::new());
+    };
     let name = s.name().to_string();
     let kind = if name.starts_with("video/") || name.starts_with("image/") {
         StreamKind::Video
@@ -156,7 +158,9 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
         let buffers = buffers.clone();
         let pipeline_weak = pipeline.downgrade();
         parsebin.connect_pad_added(move |_, pad| {
-            let Some(pipeline) = pipeline_weak.upgrade() else { return };
+            let Some(pipeline) = pipeline_weak.upgrade() else {
+                return;
+            };
             let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
             let (kind, codec, format) = describe_caps(&caps);
             let state = Arc::new(Mutex::new(StreamState {
@@ -176,7 +180,9 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
                 gst_app::AppSinkCallbacks::builder()
                     .new_sample(move |sink| {
                         let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        let Some(buf) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
+                        let Some(buf) = sample.buffer() else {
+                            return Ok(gst::FlowSuccess::Ok);
+                        };
                         buffers.fetch_add(1, Ordering::Relaxed);
                         if let Ok(mut st) = state.lock() {
                             if let Some(caps) = sample.caps() {
@@ -260,7 +266,9 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
     }
     let container_duration_ns = pipeline.query_duration::<gst::ClockTime>().map(|d| d.nseconds()).filter(|d| *d > 0);
     let container = demuxer_container(&parsebin).or_else(|| {
-        typefind.property::<Option<gst::Caps>>("caps").and_then(|c| c.structure(0).map(|s| container_name(s.name().as_str())))
+        typefind
+            .property::<Option<gst::Caps>>("caps")
+            .and_then(|c| c.structure(0).map(|s| container_name(s.name().as_str())))
     });
     drop(guard);
     let streams = streams
@@ -273,8 +281,6 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
 fn parse_gst_datetime(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc)).or_else(|| {
         // GStreamer may omit seconds or the zone.
-        chrono::NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
-            .ok()
-            .map(|n| n.and_utc())
+        chrono::NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
     })
 }

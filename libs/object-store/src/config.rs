@@ -65,7 +65,9 @@ impl S3Config {
             bail!("s3.working_bucket and s3.evidence_bucket must be set");
         }
         if self.working_bucket == self.evidence_bucket {
-            bail!("s3.working_bucket and s3.evidence_bucket must differ: evidence is write-once, the working bucket is not");
+            bail!(
+                "s3.working_bucket and s3.evidence_bucket must differ: evidence is write-once, the working bucket is not"
+            );
         }
         if self.access_key_id.is_some() != self.secret_access_key_file.is_some() {
             bail!("s3.access_key_id and s3.secret_access_key_file must be set together");

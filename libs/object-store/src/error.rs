@@ -8,7 +8,9 @@ use std::path::PathBuf;
 pub enum StoreError {
     #[error("s3://{bucket}/{key} does not exist")]
     NotFound { bucket: String, key: String },
-    #[error("object store at {endpoint} is unreachable during {op} s3://{bucket}/{key}: {detail} (check that the S3 server runs and s3.endpoint is right)")]
+    #[error(
+        "object store at {endpoint} is unreachable during {op} s3://{bucket}/{key}: {detail} (check that the S3 server runs and s3.endpoint is right)"
+    )]
     Unreachable { endpoint: String, op: &'static str, bucket: String, key: String, detail: String },
     #[error("object store refused {op} s3://{bucket}/{key}: {code}: {message}")]
     Service { op: &'static str, bucket: String, key: String, code: String, message: String, status: Option<u16> },

@@ -74,7 +74,8 @@ impl Store {
     /// Invalid config or unreadable secret file.
     pub async fn new(cfg: S3Config) -> anyhow::Result<Self> {
         cfg.validate()?;
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(Region::new(cfg.region.clone()));
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(Region::new(cfg.region.clone()));
         if let Some((id, secret)) = &cfg.static_credentials {
             loader = loader.credentials_provider(Credentials::from_keys(id, secret, None));
         } else if let (Some(id), Some(file)) = (&cfg.access_key_id, &cfg.secret_access_key_file) {
@@ -180,7 +181,14 @@ impl Store {
     /// # Errors
     /// Missing object, unreachable server, local I/O.
     pub async fn download_to_file(&self, bucket: &str, key: &str, path: &Path) -> Result<Digests, StoreError> {
-        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| self.err("get", bucket, key, e))?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.err("get", bucket, key, e))?;
         let io = |op, e| StoreError::Io { op, path: path.to_owned(), source: e };
         let mut file = tokio::fs::File::create(path).await.map_err(|e| io("create", e))?;
         let mut body = out.body;
@@ -218,7 +226,14 @@ impl Store {
     /// # Errors
     /// Missing, too large, unreachable.
     pub async fn get_bytes(&self, bucket: &str, key: &str, limit: u64) -> Result<Bytes, StoreError> {
-        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| self.err("get", bucket, key, e))?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.err("get", bucket, key, e))?;
         let size = out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
         if size > limit {
             return Err(StoreError::TooLarge { bucket: bucket.into(), key: key.into(), size, limit });
@@ -243,10 +258,14 @@ impl Store {
         key: &str,
         expect: Option<&evidence_contracts::Blake3Digest>,
     ) -> Result<Option<Stored>, StoreError> {
-        let Some(head) = self.head(bucket, key).await? else { return Ok(None) };
+        let Some(head) = self.head(bucket, key).await? else {
+            return Ok(None);
+        };
         let conflict = |detail: String| StoreError::Conflict { bucket: bucket.into(), key: key.into(), detail };
-        let meta_b3 = head.metadata.get(META_BLAKE3).and_then(|s| evidence_contracts::Blake3Digest::from_hex("blake3", s).ok());
-        let meta_sha = head.metadata.get(META_SHA256).and_then(|s| evidence_contracts::Sha256Digest::from_hex("sha256", s).ok());
+        let meta_b3 =
+            head.metadata.get(META_BLAKE3).and_then(|s| evidence_contracts::Blake3Digest::from_hex("blake3", s).ok());
+        let meta_sha =
+            head.metadata.get(META_SHA256).and_then(|s| evidence_contracts::Sha256Digest::from_hex("sha256", s).ok());
         if let (Some(e), Some(m)) = (expect, meta_b3)
             && *e != m
         {
@@ -269,8 +288,21 @@ impl Store {
     /// # Errors
     /// Missing, unreachable.
     pub async fn hash_object(&self, bucket: &str, key: &str) -> Result<Digests, StoreError> {
-        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| self.err("get", bucket, key, e))?;
-        let mut src = BodySource { body: out.body, bucket: bucket.into(), key: key.into(), endpoint: self.endpoint.clone(), pending: Bytes::new() };
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.err("get", bucket, key, e))?;
+        let mut src = BodySource {
+            body: out.body,
+            bucket: bucket.into(),
+            key: key.into(),
+            endpoint: self.endpoint.clone(),
+            pending: Bytes::new(),
+        };
         let mut hasher = StreamHasher::new();
         loop {
             let chunk = src.fill(8 << 20).await?;
@@ -319,7 +351,13 @@ impl Store {
     }
 
     /// A put-if-absent that lost a race (412) is fine if the winner wrote the same bytes.
-    async fn after_failed_put<E, R>(&self, bucket: &str, key: &str, d: &Digests, e: SdkError<E, R>) -> Result<Stored, StoreError>
+    async fn after_failed_put<E, R>(
+        &self,
+        bucket: &str,
+        key: &str,
+        d: &Digests,
+        e: SdkError<E, R>,
+    ) -> Result<Stored, StoreError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -351,8 +389,17 @@ impl Store {
         {
             return Ok(s);
         }
-        let expect = expect.map(|(size, blake3)| Expect { size, blake3, bucket: "local".into(), key: path.display().to_string() });
-        let file = tokio::fs::File::open(path).await.map_err(|e| StoreError::Io { op: "open", path: path.to_owned(), source: e })?;
+        let expect = expect.map(|(size, blake3)| Expect {
+            size,
+            blake3,
+            bucket: "local".into(),
+            key: path.display().to_string(),
+        });
+        let file = tokio::fs::File::open(path).await.map_err(|e| StoreError::Io {
+            op: "open",
+            path: path.to_owned(),
+            source: e,
+        })?;
         let reader = FileSource { file, path: path.to_owned() };
         self.upload_stream(bucket, key, reader, expect, opts).await
     }
@@ -385,8 +432,15 @@ impl Store {
             .send()
             .await
             .map_err(|e| self.err("get", src_bucket, src_key, e))?;
-        let source = BodySource { body: out.body, bucket: src_bucket.into(), key: src_key.into(), endpoint: self.endpoint.clone(), pending: Bytes::new() };
-        let expect = expect.map(|(size, b3)| Expect { size, blake3: b3, bucket: src_bucket.into(), key: src_key.into() });
+        let source = BodySource {
+            body: out.body,
+            bucket: src_bucket.into(),
+            key: src_key.into(),
+            endpoint: self.endpoint.clone(),
+            pending: Bytes::new(),
+        };
+        let expect =
+            expect.map(|(size, b3)| Expect { size, blake3: b3, bucket: src_bucket.into(), key: src_key.into() });
         self.upload_stream(dst_bucket, dst_key, source, expect, opts).await
     }
 

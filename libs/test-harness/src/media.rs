@@ -35,7 +35,9 @@ fn shift_after(pad: &gst::Pad, at_ns: u64, by_ns: u64) {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let Some(buf) = info.buffer_mut() {
             let buf = buf.make_mut();
-            let Some(pts) = buf.pts().map(|p| p.nseconds()) else { return gst::PadProbeReturn::Ok };
+            let Some(pts) = buf.pts().map(|p| p.nseconds()) else {
+                return gst::PadProbeReturn::Ok;
+            };
             let base = match first.lock() {
                 Ok(mut f) => *f.get_or_insert(pts),
                 Err(_) => return gst::PadProbeReturn::Ok,
@@ -106,7 +108,9 @@ fn run(pipeline: &gst::Pipeline, timeout: Duration) -> anyhow::Result<()> {
     match msg {
         Some(m) => match m.view() {
             gst::MessageView::Eos(_) => Ok(()),
-            gst::MessageView::Error(e) => bail!("generator failed: {} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Error(e) => {
+                bail!("generator failed: {} ({:?})", e.error(), e.debug())
+            }
             _ => bail!("unexpected message"),
         },
         None => bail!("generator did not finish within {timeout:?}"),
@@ -127,7 +131,8 @@ pub fn decode_counts(path: &Path) -> anyhow::Result<(u64, u64, u64)> {
          d. ! queue ! audioconvert ! fakesink name=a sync=false async=false",
         path.display()
     );
-    let pipeline = gst::parse::launch(&desc)?.downcast::<gst::Pipeline>().map_err(|_| anyhow::anyhow!("not a pipeline"))?;
+    let pipeline =
+        gst::parse::launch(&desc)?.downcast::<gst::Pipeline>().map_err(|_| anyhow::anyhow!("not a pipeline"))?;
     let counts: Arc<[AtomicU64; 3]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     for (i, name) in ["v", "a"].iter().enumerate() {
         let sink = pipeline.by_name(name).context("sink")?;

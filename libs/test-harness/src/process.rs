@@ -16,12 +16,13 @@ pub fn find_binary(name: &str, env_var: &str) -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os(env_var) {
         return Ok(PathBuf::from(p));
     }
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
-        .unwrap_or_default();
+    let mut candidates: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect()).unwrap_or_default();
     candidates.push(PathBuf::from(format!("/opt/evidence-tools/bin/{name}")));
     candidates.into_iter().find(|p| p.is_file()).with_context(|| {
-        format!("{name} not found (set {env_var}, or run scripts/setup which installs it under /opt/evidence-tools/bin)")
+        format!(
+            "{name} not found (set {env_var}, or run scripts/setup which installs it under /opt/evidence-tools/bin)"
+        )
     })
 }
 
@@ -96,7 +97,11 @@ impl Worker {
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                bail!("{}: no log line containing {needle:?} within {timeout:?}; log:\n{}", self.name, self.log.join("\n"));
+                bail!(
+                    "{}: no log line containing {needle:?} within {timeout:?}; log:\n{}",
+                    self.name,
+                    self.log.join("\n")
+                );
             }
             match self.lines.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(l) => {

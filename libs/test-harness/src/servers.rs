@@ -120,7 +120,9 @@ impl S3Server {
                 .spawn()
                 .with_context(|| format!("spawn {}", bin.display()))?;
             match wait_port(port, &mut child, "s3s-fs") {
-                Ok(()) => return Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root }),
+                Ok(()) => {
+                    return Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root });
+                }
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();

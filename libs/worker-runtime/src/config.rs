@@ -123,11 +123,7 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log_format: LogFormat::Text,
-            log_filter: "info".into(),
-        }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 0)), log_format: LogFormat::Text, log_filter: "info".into() }
     }
 }
 
@@ -136,7 +132,9 @@ impl Default for TelemetryConfig {
 /// # Errors
 /// The file cannot be read, or a key is unknown or has the wrong type (the error names it).
 pub fn load_toml<T: DeserializeOwned + Default>(path: Option<&Path>) -> anyhow::Result<T> {
-    let Some(path) = path else { return Ok(T::default()) };
+    let Some(path) = path else {
+        return Ok(T::default());
+    };
     let text = std::fs::read_to_string(path).with_context(|| format!("read config file {}", path.display()))?;
     parse_toml(&text).with_context(|| format!("parse config file {}", path.display()))
 }

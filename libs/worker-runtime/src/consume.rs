@@ -213,8 +213,18 @@ async fn run_one<H: Handler>(
         Err(e) => {
             metrics::error("malformed_message");
             let rej = Rejection::default();
-            return reject::<H>(js, cfg, msg, subject, seq, delivered, RejectReason::MalformedMessage, e.to_string(), rej)
-                .await;
+            return reject::<H>(
+                js,
+                cfg,
+                msg,
+                subject,
+                seq,
+                delivered,
+                RejectReason::MalformedMessage,
+                e.to_string(),
+                rej,
+            )
+            .await;
         }
     };
     let facts = H::describe(&input);
@@ -252,7 +262,8 @@ async fn run_one<H: Handler>(
                     let detail = format!(
                         "gave up after {delivered} deliveries; last error: {e}. Fix the cause, then re-publish the payload."
                     );
-                    reject::<H>(js, cfg, msg, subject, seq, delivered, RejectReason::RetriesExhausted, detail, facts).await
+                    reject::<H>(js, cfg, msg, subject, seq, delivered, RejectReason::RetriesExhausted, detail, facts)
+                        .await
                 }
                 Disposition::Retry => {
                     let after = cfg.backoff_for(delivered);

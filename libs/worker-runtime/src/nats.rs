@@ -41,7 +41,9 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats:
         .retry_on_initial_connect()
         .event_callback(|ev| async move {
             match ev {
-                async_nats::Event::Disconnected => tracing::warn!("nats disconnected; reconnecting"),
+                async_nats::Event::Disconnected => {
+                    tracing::warn!("nats disconnected; reconnecting")
+                }
                 async_nats::Event::Connected => tracing::info!("nats connected"),
                 other => tracing::debug!(event = %other, "nats event"),
             }
@@ -90,7 +92,11 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats:
 ///
 /// # Errors
 /// JetStream is not enabled, or a stream is missing and may not be created.
-pub async fn jetstream(client: &async_nats::Client, cfg: &NatsConfig, streams: &[&str]) -> anyhow::Result<jetstream::Context> {
+pub async fn jetstream(
+    client: &async_nats::Client,
+    cfg: &NatsConfig,
+    streams: &[&str],
+) -> anyhow::Result<jetstream::Context> {
     let js = jetstream::new(client.clone());
     for name in streams {
         match js.get_stream(*name).await {
@@ -99,12 +105,14 @@ pub async fn jetstream(client: &async_nats::Client, cfg: &NatsConfig, streams: &
                 tracing::debug!(stream = name, error = %e, "stream missing; creating");
                 let mut conf = stream_config(name)?;
                 conf.num_replicas = cfg.stream_replicas;
-                js.get_or_create_stream(conf).await.with_context(|| {
-                    format!("create stream {name} (is JetStream enabled: nats-server -js?)")
-                })?;
+                js.get_or_create_stream(conf)
+                    .await
+                    .with_context(|| format!("create stream {name} (is JetStream enabled: nats-server -js?)"))?;
             }
             Err(e) => {
-                bail!("stream {name} does not exist ({e}) and nats.create_streams is false: apply deploy/nats/streams/{name}.json");
+                bail!(
+                    "stream {name} does not exist ({e}) and nats.create_streams is false: apply deploy/nats/streams/{name}.json"
+                );
             }
         }
     }
@@ -127,11 +135,9 @@ pub async fn publish<M: Message>(js: &jetstream::Context, msg: &M) -> Result<boo
     let subject = msg.subject();
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", msg.msg_id().as_str());
-    let ack = async {
-        js.publish_with_headers(subject.clone(), headers, encode(msg).into()).await?.await
-    }
-    .await
-    .map_err(|source| PublishError::Send { subject: subject.clone(), source })?;
+    let ack = async { js.publish_with_headers(subject.clone(), headers, encode(msg).into()).await?.await }
+        .await
+        .map_err(|source| PublishError::Send { subject: subject.clone(), source })?;
     Ok(ack.duplicate)
 }
 
