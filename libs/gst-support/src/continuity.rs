@@ -222,6 +222,9 @@ pub fn file_report(
         streams.push(a.report);
         findings.extend(a.findings);
     }
+    if let Some(ts) = &scan.ts {
+        findings.extend(ts_findings(ts, &findings, tolerance));
+    }
     let mut complete = true;
     let data_end = end.saturating_sub(t0);
     if let Some(err) = &scan.error {
@@ -266,6 +269,63 @@ pub fn file_report(
         findings,
         error: scan.error.clone(),
     }
+}
+
+/// Findings from the raw MPEG-TS pass that the demuxed timelines do not already show.
+fn ts_findings(ts: &crate::ts::TsScan, existing: &[Finding], tolerance: u64) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    let near = |list: &[Finding], kind: FindingKind, stream: StreamKind, at: f64| {
+        list.iter().any(|f| f.kind == kind && f.stream == Some(stream) && (f.at_s - at).abs() < 1.0)
+    };
+    for j in &ts.jumps {
+        let at = j.elapsed_before as f64 / 90_000.0;
+        let back = (j.from - j.to) as f64 / 90_000.0;
+        if near(existing, FindingKind::Backwards, j.kind, at) || near(&out, FindingKind::Backwards, j.kind, at) {
+            continue;
+        }
+        out.push(Finding {
+            kind: FindingKind::Backwards,
+            stream: Some(j.kind),
+            at_s: at,
+            duration_s: back,
+            detail: format!(
+                "The {} clock written in the file (PID {}) jumps back by {back:.3} s after {at:.3} s: pieces of several \
+                 recordings are joined here (the demuxer smooths this over on playback).",
+                j.kind.as_str(),
+                j.pid
+            ),
+        });
+    }
+    let mut by_pid: std::collections::BTreeMap<u16, Vec<&crate::ts::CounterError>> = Default::default();
+    for c in &ts.counter_errors {
+        by_pid.entry(c.pid).or_default().push(c);
+    }
+    let slack = (tolerance as f64 / NS).max(1.0);
+    for (pid, errs) in by_pid {
+        let kind = ts.streams.iter().find(|(p, _)| *p == pid).map(|(_, k)| *k);
+        let unexplained: Vec<_> = errs
+            .iter()
+            .filter(|c| {
+                let at = c.elapsed.unwrap_or(0) as f64 / 90_000.0;
+                !ts.jumps.iter().any(|j| j.pid == pid && (j.elapsed_before as f64 / 90_000.0 - at).abs() <= slack)
+            })
+            .collect();
+        if let Some(first) = unexplained.first() {
+            let at = first.elapsed.unwrap_or(0) as f64 / 90_000.0;
+            out.push(Finding {
+                kind: FindingKind::Discontinuity,
+                stream: kind,
+                at_s: at,
+                duration_s: 0.0,
+                detail: format!(
+                    "{} transport packet(s) of PID {pid} are missing or repeated (continuity counter), first at byte {} ({at:.3} s).",
+                    unexplained.len(),
+                    first.offset
+                ),
+            });
+        }
+    }
+    out
 }
 
 /// Assembles the report document of one or more files.

@@ -4,11 +4,13 @@
 //!   (set to `Null` on drop), running a pipeline to EOS on the async bus with cancellation and
 //!   a stall watchdog; errors name the element and the file;
 //! * [`scan`]: the demux-only pass that collects every buffer's timestamps per stream;
+//! * [`ts`]: the raw MPEG-TS timestamp pass that finds clock jumps `tsdemux` smooths over;
 //! * [`continuity`]: the pure analysis of those timelines into findings (gaps, backwards
 //!   jumps, format changes, truncation) and the [`FileReport`](evidence_contracts::report::FileReport).
 
 pub mod continuity;
 pub mod pipeline;
 pub mod scan;
+pub mod ts;
 
 pub use pipeline::{GstError, PipelineGuard, init};

@@ -54,6 +54,8 @@ pub struct DemuxScan {
     pub recorded_start: Option<DateTime<Utc>>,
     /// Set when the pass ended in an error: what the element said.
     pub error: Option<String>,
+    /// For MPEG-TS: the raw timestamp pass (clock jumps the demuxer smooths over).
+    pub ts: Option<crate::ts::TsScan>,
 }
 
 fn container_name(media: &str) -> String {
@@ -275,7 +277,14 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
         .lock()
         .map(|v| v.iter().filter_map(|s| s.lock().ok().map(|s| s.timeline.clone())).collect())
         .unwrap_or_default();
-    Ok(DemuxScan { container, streams, container_duration_ns, recorded_start, error })
+    let ts = if container.as_deref() == Some("mpegts") {
+        let p = path.to_owned();
+        let read = tokio::task::spawn_blocking(move || std::fs::File::open(&p).and_then(|f| crate::ts::scan(f, 45_000)));
+        read.await.ok().and_then(Result::ok)
+    } else {
+        None
+    };
+    Ok(DemuxScan { container, streams, container_duration_ns, recorded_start, error, ts })
 }
 
 fn parse_gst_datetime(s: &str) -> Option<DateTime<Utc>> {
