@@ -19,9 +19,20 @@ enum Cmd {
         /// Print the JSON report (evidence.scan.report.v1) instead of text.
         #[arg(long)]
         json: bool,
-        /// Gap tolerance in seconds.
+        /// Gap tolerance in seconds, within a file (at most 0.5).
         #[arg(long, default_value_t = 0.25)]
         tolerance: f64,
+        /// The files are one device's session (a recording split into files): order them by
+        /// wall-clock start and report gaps and overlaps between them. A folder argument means
+        /// every file in it.
+        #[arg(long)]
+        session: bool,
+        /// Tolerance between files of a session, seconds (start times have 1 s resolution).
+        #[arg(long, default_value_t = 1.0)]
+        session_tolerance: f64,
+        /// chrono format of the time in file names, used when a file has no container time.
+        #[arg(long, default_value = "%Y%m%d%H%M%S")]
+        name_time_format: String,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -38,7 +49,11 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(ingest_worker::main_run(args)).map(|()| std::process::ExitCode::SUCCESS),
-        Cmd::Scan { json, tolerance, files } => rt.block_on(ingest_worker::scan_cli::run(files, json, tolerance)),
+        Cmd::Scan { json, tolerance, session, session_tolerance, name_time_format, files } => {
+            let opts =
+                ingest_worker::scan_cli::Options { json, tolerance, session, session_tolerance, name_time_format };
+            rt.block_on(ingest_worker::scan_cli::run(files, &opts))
+        }
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

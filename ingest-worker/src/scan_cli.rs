@@ -10,15 +10,46 @@ use anyhow::Context;
 use gst_support::continuity;
 use tokio_util::sync::CancellationToken;
 
-/// Scans `files` and prints the report. Exit status 0 when every scan ran (whatever it found),
-/// 1 when a file could not be opened at all.
+/// Options of `ingest-worker scan`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub json: bool,
+    pub tolerance: f64,
+    pub session: bool,
+    pub session_tolerance: f64,
+    pub name_time_format: String,
+}
+
+/// Expands folder arguments (session mode) into their files, sorted by name.
+fn expand(files: Vec<PathBuf>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for f in files {
+        if f.is_dir() {
+            let mut inner: Vec<PathBuf> = std::fs::read_dir(&f)
+                .with_context(|| format!("read folder {}", f.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            inner.sort();
+            out.extend(inner);
+        } else {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// Scans `files` and prints the report. Exit status 0 when every scan ran (whatever it found);
+/// an error when a file cannot be opened at all.
 ///
 /// # Errors
 /// GStreamer missing, or a file cannot be read.
-pub async fn run(files: Vec<PathBuf>, json: bool, tolerance_s: f64) -> anyhow::Result<ExitCode> {
+pub async fn run(files: Vec<PathBuf>, o: &Options) -> anyhow::Result<ExitCode> {
     gst_support::init()?;
+    let (json, tolerance_s) = (o.json, o.tolerance);
     anyhow::ensure!(tolerance_s > 0.0 && tolerance_s <= 0.5, "--tolerance must be above 0 and at most 0.5 seconds");
     let tolerance = (tolerance_s * 1e9) as u64;
+    let files = if o.session { expand(files)? } else { files };
     let mut reports = Vec::new();
     for path in &files {
         std::fs::metadata(path).with_context(|| format!("open {}", path.display()))?;
@@ -29,10 +60,27 @@ pub async fn run(files: Vec<PathBuf>, json: bool, tolerance_s: f64) -> anyhow::R
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         reports.push(continuity::file_report(&name, digests.size, digests.blake3, digests.sha256, &scan, tolerance));
     }
+    let mut session_findings = Vec::new();
+    if o.session {
+        let (order, source, findings, unplaced) =
+            continuity::session(&reports, &o.name_time_format, o.session_tolerance);
+        for name in &unplaced {
+            eprintln!(
+                "warning: {name}: no start time in the container or the file name; left out of the session order"
+            );
+        }
+        if source.is_none() && !unplaced.is_empty() {
+            eprintln!("warning: start times come from file names for some files only; gaps between files may be wrong");
+        }
+        let mut ordered: Vec<_> = order.iter().map(|i| reports[*i].clone()).collect();
+        ordered.extend(reports.iter().filter(|r| unplaced.contains(&r.name)).cloned());
+        reports = ordered;
+        session_findings = findings;
+    }
     let report = continuity::scan_report(
         &continuity::tool_string("ingest-worker", env!("CARGO_PKG_VERSION")),
         reports,
-        Vec::new(),
+        session_findings,
         tolerance,
     );
     if json {
@@ -58,6 +106,13 @@ pub async fn run(files: Vec<PathBuf>, json: bool, tolerance_s: f64) -> anyhow::R
             for x in &f.findings {
                 println!("  ! {:<14} at {:>9.3} s  {:>8.3} s  {}", x.kind.as_str(), x.at_s, x.duration_s, x.detail);
             }
+        }
+        for f in &report.findings {
+            let kind = match f.kind {
+                evidence_contracts::report::SessionFindingKind::GapBetweenFiles => "gap between",
+                evidence_contracts::report::SessionFindingKind::OverlapBetweenFiles => "overlap between",
+            };
+            println!("! {kind} {} and {}: {:.3} s", f.after, f.before, f.duration_s);
         }
         println!("verdict: {}", report.verdict.as_str());
     }

@@ -328,6 +328,78 @@ fn ts_findings(ts: &crate::ts::TsScan, existing: &[Finding], tolerance: u64) -> 
     out
 }
 
+/// Where the wall-clock start of each file of a session came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    /// The container's creation time (UTC), for every file.
+    Container,
+    /// The time in the file name (device-local time, the same zone for every file of a device).
+    FileName,
+}
+
+/// Finds a time written in a file name with a chrono `format` (default `%Y%m%d%H%M%S`, as in
+/// `<officer>_<device>_<YYYYMMDDhhmmss>_<seq>.MP4`): the first substring of the formatted length
+/// that parses.
+pub fn time_in_name(name: &str, format: &str) -> Option<chrono::NaiveDateTime> {
+    let width = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?.and_hms_opt(0, 0, 0)?.format(format).to_string().len();
+    let b = name.as_bytes();
+    (0..=b.len().saturating_sub(width)).find_map(|i| {
+        let sub = name.get(i..i + width)?;
+        // Do not cut a longer digit run in the middle.
+        let digit = |j: usize| b.get(j).is_some_and(u8::is_ascii_digit);
+        if (i > 0 && digit(i - 1) && digit(i)) || (digit(i + width) && digit(i + width - 1)) {
+            return None;
+        }
+        chrono::NaiveDateTime::parse_from_str(sub, format).ok()
+    })
+}
+
+/// Orders the files of one device's session by wall-clock start and reports what lies between
+/// consecutive files. Container creation times are used when every file has one, else times in
+/// the file names when every file has one; files without a usable start are left out of the
+/// comparison (and named in the returned list). Returns `(order, source, findings, unplaced)`.
+pub fn session(
+    files: &[FileReport],
+    name_format: &str,
+    tolerance_s: f64,
+) -> (Vec<usize>, Option<TimeSource>, Vec<evidence_contracts::report::SessionFinding>, Vec<String>) {
+    use evidence_contracts::report::{SessionFinding, SessionFindingKind};
+    let container: Vec<Option<chrono::NaiveDateTime>> =
+        files.iter().map(|f| f.recorded_start.map(|t| t.naive_utc())).collect();
+    let named: Vec<Option<chrono::NaiveDateTime>> = files.iter().map(|f| time_in_name(&f.name, name_format)).collect();
+    let (starts, source) = if container.iter().all(Option::is_some) {
+        (container, Some(TimeSource::Container))
+    } else if named.iter().all(Option::is_some) {
+        (named, Some(TimeSource::FileName))
+    } else {
+        (named, None)
+    };
+    let mut order: Vec<usize> = (0..files.len()).filter(|i| starts[*i].is_some()).collect();
+    order.sort_by(|a, b| starts[*a].cmp(&starts[*b]).then_with(|| files[*a].name.cmp(&files[*b].name)));
+    let unplaced = (0..files.len()).filter(|i| starts[*i].is_none()).map(|i| files[i].name.clone()).collect();
+    let mut findings = Vec::new();
+    for w in order.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let (Some(sa), Some(sb)) = (starts[a], starts[b]) else { continue };
+        let end_a = sa + chrono::Duration::milliseconds((files[a].duration_s * 1000.0).round() as i64);
+        let d = (sb - end_a).num_milliseconds() as f64 / 1000.0;
+        let kind = if d > tolerance_s {
+            SessionFindingKind::GapBetweenFiles
+        } else if d < -tolerance_s {
+            SessionFindingKind::OverlapBetweenFiles
+        } else {
+            continue;
+        };
+        findings.push(SessionFinding {
+            kind,
+            after: files[a].name.clone(),
+            before: files[b].name.clone(),
+            duration_s: d.abs(),
+        });
+    }
+    (order, source, findings, unplaced)
+}
+
 /// Assembles the report document of one or more files.
 pub fn scan_report(
     tool: &str,
@@ -406,6 +478,16 @@ mod tests {
     }
 
     const F: u64 = 33_333_333;
+
+    #[test]
+    fn times_are_found_in_recorder_file_names() {
+        let t = time_in_name("OF1001_CAM0042_20261128093000_0001.MP4", "%Y%m%d%H%M%S").expect("found");
+        assert_eq!(t.to_string(), "2026-11-28 09:30:00");
+        assert!(time_in_name("clip_1234.mp4", "%Y%m%d%H%M%S").is_none());
+        assert!(time_in_name("x_220261128093000_1.mp4", "%Y%m%d%H%M%S").is_none(), "inside a longer digit run");
+        let t = time_in_name("REC_2026-11-28_09-30-00.mp4", "%Y-%m-%d_%H-%M-%S").expect("custom format");
+        assert_eq!(t.to_string(), "2026-11-28 09:30:00");
+    }
 
     #[test]
     fn clean_stream_has_no_findings() {

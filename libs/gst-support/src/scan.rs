@@ -279,7 +279,8 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
         .unwrap_or_default();
     let ts = if container.as_deref() == Some("mpegts") {
         let p = path.to_owned();
-        let read = tokio::task::spawn_blocking(move || std::fs::File::open(&p).and_then(|f| crate::ts::scan(f, 45_000)));
+        let read =
+            tokio::task::spawn_blocking(move || std::fs::File::open(&p).and_then(|f| crate::ts::scan(f, 45_000)));
         read.await.ok().and_then(Result::ok)
     } else {
         None

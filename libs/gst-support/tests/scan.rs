@@ -7,7 +7,7 @@ use evidence_contracts::report::{FindingKind, StreamKind};
 use evidence_contracts::{Blake3Digest, Sha256Digest};
 use gst_support::continuity::{DEFAULT_TOLERANCE_NS, file_report};
 use gst_support::scan::demux_scan;
-use test_harness::media::{Spec, mp4};
+use test_harness::media::{Container, HoleIn, Spec, mp4};
 use tokio_util::sync::CancellationToken;
 
 async fn report(path: &std::path::Path) -> evidence_contracts::report::FileReport {
@@ -79,4 +79,114 @@ async fn an_mp4_cut_short_without_its_index_is_unreadable() {
     let r = report(&cut).await;
     assert!(!r.readable, "{r:?}");
     assert!(r.findings[0].detail.contains("cannot be demuxed"), "{}", r.findings[0].detail);
+}
+
+fn make(dir: &std::path::Path, name: &str, spec: &Spec) -> std::path::PathBuf {
+    let p = dir.join(name);
+    mp4(&p, spec).unwrap_or_else(|e| panic!("generate {name}: {e:#}"));
+    p
+}
+
+fn cut(src: &std::path::Path, dst: &std::path::Path, fraction: f64) {
+    let data = std::fs::read(src).unwrap();
+    std::fs::write(dst, &data[..(data.len() as f64 * fraction) as usize]).unwrap();
+}
+
+fn only(r: &evidence_contracts::report::FileReport, kind: FindingKind) -> Vec<&evidence_contracts::report::Finding> {
+    r.findings.iter().filter(|f| f.kind == kind).collect()
+}
+
+#[tokio::test]
+async fn an_audio_only_dropout_is_found_in_audio_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = make(
+        dir.path(),
+        "a.mp4",
+        &Spec { seconds: 4, hole: Some((1.5, 0.8)), hole_in: HoleIn::AudioOnly, ..Default::default() },
+    );
+    let r = report(&p).await;
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+    let g = &r.findings[0];
+    assert_eq!((g.kind, g.stream), (FindingKind::Gap, Some(StreamKind::Audio)));
+    assert!((g.at_s - 1.5).abs() < 0.05 && (g.duration_s - 0.8).abs() < 0.05, "{g:?}");
+}
+
+#[tokio::test]
+async fn fragmented_mp4_clean_with_a_hole_and_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let frag = Spec { seconds: 5, container: Container::Mp4Fragmented, ..Default::default() };
+    let clean = make(dir.path(), "clean.mp4", &frag);
+    let r = report(&clean).await;
+    assert!(r.findings.is_empty() && r.complete, "{:#?}", r.findings);
+
+    let holed = make(dir.path(), "hole.mp4", &Spec { hole: Some((2.0, 1.0)), ..frag.clone() });
+    let r = report(&holed).await;
+    let gaps = only(&r, FindingKind::Gap);
+    assert_eq!(gaps.len(), 2, "{:#?}", r.findings);
+    assert!(gaps.iter().all(|g| (g.at_s - 2.0).abs() < 0.07 && (g.duration_s - 1.0).abs() < 0.07), "{gaps:#?}");
+
+    // Cut mid-file: qtdemux plays to the last whole fragment without any error.
+    let truncated = dir.path().join("cut.mp4");
+    cut(&clean, &truncated, 0.6);
+    let r = report(&truncated).await;
+    assert!(r.readable && !r.complete, "{r:#?}");
+    let t = only(&r, FindingKind::Truncated);
+    assert_eq!(t.len(), 1, "{:#?}", r.findings);
+    assert!((t[0].at_s + t[0].duration_s - 5.0).abs() < 0.1, "promised end {:?}", t[0]);
+    assert!(t[0].duration_s > 1.0, "{:?}", t[0]);
+}
+
+#[tokio::test]
+async fn a_faststart_mp4_cut_short_is_truncated_by_the_missing_amount() {
+    let dir = tempfile::tempdir().unwrap();
+    let full =
+        make(dir.path(), "fast.mp4", &Spec { seconds: 5, container: Container::Mp4Faststart, ..Default::default() });
+    let truncated = dir.path().join("cut.mp4");
+    cut(&full, &truncated, 0.6);
+    let r = report(&truncated).await;
+    let t = only(&r, FindingKind::Truncated);
+    assert_eq!(t.len(), 1, "{:#?}", r.findings);
+    // Whatever whole frames are left, the report accounts for all 5 s the index promises.
+    assert!((t[0].at_s + t[0].duration_s - 5.0).abs() < 0.1, "{:?}", t[0]);
+    assert!((t[0].at_s - r.duration_s).abs() < 0.001);
+    assert!(t[0].at_s > 2.0 && t[0].at_s < 4.0, "{:?}", t[0]);
+}
+
+#[tokio::test]
+async fn joined_mpeg_ts_pieces_show_a_clock_reset_and_a_format_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = Spec { seconds: 3, container: Container::MpegTs, ..Default::default() };
+    let a = make(dir.path(), "a.ts", &ts);
+    let b = make(dir.path(), "b.ts", &Spec { width: 640, height: 360, ..ts.clone() });
+    let clean = report(&a).await;
+    assert_eq!(clean.container, "mpegts");
+    assert!(clean.findings.is_empty(), "{:#?}", clean.findings);
+
+    let joined = dir.path().join("joined.ts");
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes.extend(std::fs::read(&b).unwrap());
+    std::fs::write(&joined, bytes).unwrap();
+    let r = report(&joined).await;
+    let back = only(&r, FindingKind::Backwards);
+    assert!(back.iter().any(|f| f.stream == Some(StreamKind::Video)), "{:#?}", r.findings);
+    for f in &back {
+        assert!((f.at_s - 3.0).abs() < 0.1, "{f:?}");
+        assert!((f.duration_s - 3.0).abs() < 0.1, "{f:?}");
+    }
+    let fc = only(&r, FindingKind::FormatChange);
+    assert_eq!(fc.len(), 1, "{:#?}", r.findings);
+    assert!(fc[0].detail.contains("width=640"), "{}", fc[0].detail);
+}
+
+#[tokio::test]
+async fn variable_frame_rate_jitter_and_mjpeg_avi_are_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let vfr = make(dir.path(), "vfr.mp4", &Spec { seconds: 4, jitter_ms: 20, ..Default::default() });
+    let r = report(&vfr).await;
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    let avi = make(dir.path(), "mjpeg.avi", &Spec { seconds: 3, container: Container::AviMjpeg, ..Default::default() });
+    let r = report(&avi).await;
+    assert_eq!(r.container, "avi");
+    assert!(r.streams.iter().any(|s| s.codec == "image/jpeg" && s.frames == 90), "{:#?}", r.streams);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
 }

@@ -20,12 +20,68 @@ pub struct Spec {
     pub bframes: u32,
     /// `(at seconds, missing seconds)`: every buffer from `at` on is shifted later.
     pub hole: Option<(f64, f64)>,
+    /// Which streams get the hole: `Both`, `VideoOnly`, `AudioOnly`.
+    pub hole_in: HoleIn,
+    /// Shift every video frame's timestamps by a pseudo-random 0..=`jitter_ms` (variable frame rate).
+    pub jitter_ms: u32,
+    pub container: Container,
+}
+
+/// Streams a hole applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HoleIn {
+    #[default]
+    Both,
+    VideoOnly,
+    AudioOnly,
+}
+
+/// Output container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Container {
+    /// MP4 with the index (moov) at the end, as most cameras write it.
+    #[default]
+    Mp4,
+    /// MP4 with the index at the front.
+    Mp4Faststart,
+    /// Fragmented MP4, 1 s fragments.
+    Mp4Fragmented,
+    /// MPEG-TS (fixed cameras, NVR exports).
+    MpegTs,
+    /// Motion-JPEG in AVI (cheap recorders); H.264 settings are ignored.
+    AviMjpeg,
 }
 
 impl Default for Spec {
     fn default() -> Self {
-        Self { seconds: 3, fps: 30, width: 320, height: 240, audio: true, bframes: 0, hole: None }
+        Self {
+            seconds: 3,
+            fps: 30,
+            width: 320,
+            height: 240,
+            audio: true,
+            bframes: 0,
+            hole: None,
+            hole_in: HoleIn::Both,
+            jitter_ms: 0,
+            container: Container::Mp4,
+        }
     }
+}
+
+fn jitter(pad: &gst::Pad, max_ms: u32) {
+    let n = std::sync::atomic::AtomicU64::new(0);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buf) = info.buffer_mut() {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let j = (i.wrapping_mul(2_654_435_761) >> 7) % (u64::from(max_ms) + 1) * 1_000_000;
+            let buf = buf.make_mut();
+            if let Some(p) = buf.pts() {
+                buf.set_pts(gst::ClockTime::from_nseconds(p.nseconds() + j));
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 fn shift_after(pad: &gst::Pad, at_ns: u64, by_ns: u64) {
@@ -62,14 +118,24 @@ fn shift_after(pad: &gst::Pad, at_ns: u64, by_ns: u64) {
 pub fn mp4(path: &Path, spec: &Spec) -> anyhow::Result<()> {
     gst::init()?;
     let frames = spec.seconds * spec.fps;
-    let x264 = if spec.bframes > 0 {
+    let (mux, venc, vparse, aparse) = match spec.container {
+        Container::Mp4 => ("mp4mux name=mux", None, "h264parse", "aacparse"),
+        Container::Mp4Faststart => ("mp4mux name=mux faststart=true", None, "h264parse", "aacparse"),
+        Container::Mp4Fragmented => ("mp4mux name=mux fragment-duration=1000", None, "h264parse", "aacparse"),
+        Container::MpegTs => ("mpegtsmux name=mux", None, "h264parse", "aacparse"),
+        Container::AviMjpeg => ("avimux name=mux", Some("jpegenc"), "jpegparse", "aacparse"),
+    };
+    let x264 = if let Some(e) = venc {
+        e.to_owned()
+    } else if spec.bframes > 0 {
         format!("x264enc speed-preset=ultrafast key-int-max={} bframes={} b-adapt=false", spec.fps, spec.bframes)
     } else {
         format!("x264enc speed-preset=ultrafast tune=zerolatency key-int-max={}", spec.fps)
     };
     let mut desc = format!(
         "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 ! \
-         {x264} ! video/x-h264,profile=high ! h264parse name=vp ! queue ! mp4mux name=mux ! filesink location=\"{p}\"",
+         {x264} ! {caps}{vparse} name=vp ! queue ! {mux} ! filesink location=\"{p}\"",
+        caps = if venc.is_some() { "" } else { "video/x-h264,profile=high ! " },
         w = spec.width,
         h = spec.height,
         fps = spec.fps,
@@ -79,7 +145,7 @@ pub fn mp4(path: &Path, spec: &Spec) -> anyhow::Result<()> {
         let buffers = spec.seconds * 48_000 / 1024;
         desc.push_str(&format!(
             " audiotestsrc num-buffers={buffers} samplesperbuffer=1024 wave=sine ! audio/x-raw,rate=48000,channels=1 ! \
-             avenc_aac ! aacparse name=ap ! queue ! mux."
+             avenc_aac ! {aparse} name=ap ! queue ! mux."
         ));
     }
     let pipeline = gst::parse::launch(&desc)
@@ -88,13 +154,48 @@ pub fn mp4(path: &Path, spec: &Spec) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
     if let Some((at, len)) = spec.hole {
         let (at, by) = ((at * 1e9) as u64, (len * 1e9) as u64);
-        for name in ["vp", "ap"] {
+        let names: &[&str] = match spec.hole_in {
+            HoleIn::Both => &["vp", "ap"],
+            HoleIn::VideoOnly => &["vp"],
+            HoleIn::AudioOnly => &["ap"],
+        };
+        for name in names {
             if let Some(pad) = pipeline.by_name(name).and_then(|e| e.static_pad("src")) {
                 shift_after(&pad, at, by);
             }
         }
     }
+    if spec.jitter_ms > 0
+        && let Some(pad) = pipeline.by_name("vp").and_then(|e| e.static_pad("src"))
+    {
+        jitter(&pad, spec.jitter_ms);
+    }
     run(&pipeline, Duration::from_secs(120))
+}
+
+/// Writes a recording as [`mp4`] does, for any [`Container`] (alias for readability).
+///
+/// # Errors
+/// See [`mp4`].
+pub fn recording(path: &Path, spec: &Spec) -> anyhow::Result<()> {
+    mp4(path, spec)
+}
+
+/// Copies `src` to `dst` with ffmpeg, stream copy, setting the container creation time (as a
+/// camera that starts a file at that wall-clock time would).
+///
+/// # Errors
+/// ffmpeg missing or failing.
+pub fn with_creation_time(src: &Path, dst: &Path, rfc3339: &str) -> anyhow::Result<()> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(src)
+        .args(["-c", "copy", "-metadata", &format!("creation_time={rfc3339}")])
+        .arg(dst)
+        .output()
+        .context("run ffmpeg (apt install ffmpeg)")?;
+    anyhow::ensure!(out.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
 }
 
 fn run(pipeline: &gst::Pipeline, timeout: Duration) -> anyhow::Result<()> {
