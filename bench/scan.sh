@@ -37,7 +37,8 @@ BYTES=$(stat -c %s "$FILE")
 measure() {
   local best="" rss=0 out
   for _ in $(seq "$RUNS"); do
-    out=$( { /usr/bin/time -f "%e %M" bash -c "$1" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    /usr/bin/time -o "$BENCH_DIR/.time" -f "%e %M" bash -c "$1 >/dev/null 2>&1"
+    out=$(tail -1 "$BENCH_DIR/.time")
     local t=${out% *} m=${out#* }
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
     [ "$m" -gt "$rss" ] && rss=$m
