@@ -197,7 +197,8 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| if i % 188 == 0 { 0x47 } else { (i * 7919 >> 3) as u8 }).collect();
+        let data: Vec<u8> =
+            (0..100_000u32).map(|i| if i % 188 == 0 { 0x47 } else { ((i * 7919) >> 3) as u8 }).collect();
         let r = scan(&data[..], 45_000).expect("in-memory read");
         assert!(r.packets > 0);
         assert!(scan(&[][..], 45_000).expect("empty").jumps.is_empty());
