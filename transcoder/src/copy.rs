@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use evidence_contracts::report::FileReport;
-use evidence_contracts::transcode::ScanSummaryV1;
 use gst_support::continuity;
 use tokio_util::sync::CancellationToken;
 
@@ -32,12 +31,14 @@ pub struct NoCopy {
 /// [`NoCopy`] with a sentence for the job result.
 pub async fn make(
     profile: &Profile,
-    source: &ScanSummaryV1,
+    source_report: &FileReport,
     input: &Path,
     output: &Path,
     cfg: &TranscodeSection,
     cancel: &CancellationToken,
+    on_progress: &(dyn Fn(f64, f64) + Sync),
 ) -> Result<Copy, NoCopy> {
+    let source = &continuity::summary(source_report);
     if !source.readable {
         return Err(NoCopy {
             result: "skipped",
@@ -64,13 +65,11 @@ pub async fn make(
         stall: cfg.stall_timeout,
         threads: cfg.threads,
         media_duration_ns: source.duration_ns,
+        progress_every: cfg.progress_interval,
     };
-    let name = profile.name.clone();
-    let wall = pipeline::run(profile, variant, input, output, &limits, cancel, |frac, rt| {
-        tracing::info!(profile = %name, progress = format!("{:.0}%", frac * 100.0), realtime_factor = format!("{rt:.2}"), "transcoding");
-    })
-    .await
-    .map_err(|e| NoCopy { result: "failed", reason: format!("no {} copy: {e}", profile.name) })?;
+    let wall = pipeline::run(profile, variant, input, output, &limits, cancel, on_progress)
+        .await
+        .map_err(|e| NoCopy { result: "failed", reason: format!("no {} copy: {e}", profile.name) })?;
 
     let scan = gst_support::scan::demux_scan(output, cancel, cfg.stall_timeout).await.map_err(|e| NoCopy {
         result: "failed",
@@ -93,7 +92,7 @@ pub async fn make(
         continuity::DEFAULT_TOLERANCE_NS,
     );
     let tolerance = u64::try_from(cfg.duration_tolerance.as_nanos()).unwrap_or(u64::MAX);
-    let problems = crate::verify::verify(source, &report, tolerance);
+    let problems = crate::verify::verify(source_report, &report, tolerance);
     if !problems.is_empty() {
         let _ = std::fs::remove_file(output);
         return Err(NoCopy {

@@ -11,6 +11,10 @@ pub enum TranscodeError {
         "landing object {object} changed after ingest: BLAKE3 {actual}, ingest verified {expected}; it will not be copied or sealed from here, re-push from the station"
     )]
     SourceChanged { object: String, expected: String, actual: String },
+    #[error(
+        "the continuity report {object} is not an evidence.scan.report.v1 with one file; re-run ingest for this recording"
+    )]
+    BadReport { object: String },
     #[error(transparent)]
     Store(#[from] object_store::StoreError),
     #[error("spool {dir}: {source}")]
@@ -23,6 +27,7 @@ impl HandlerError for TranscodeError {
     fn kind(&self) -> &'static str {
         match self {
             TranscodeError::SourceChanged { .. } => "hash_mismatch",
+            TranscodeError::BadReport { .. } => "bad_report",
             TranscodeError::Store(e) => e.kind(),
             TranscodeError::Spool { .. } => "spool_io",
             TranscodeError::Publish(_) => "publish",
@@ -32,6 +37,7 @@ impl HandlerError for TranscodeError {
     fn disposition(&self) -> Disposition {
         match self {
             TranscodeError::SourceChanged { .. } => Disposition::Reject(RejectReason::HashMismatch),
+            TranscodeError::BadReport { .. } => Disposition::Reject(RejectReason::InvalidField),
             TranscodeError::Store(object_store::StoreError::NotFound { .. }) => {
                 Disposition::Reject(RejectReason::ObjectMissing)
             }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use evidence_contracts::events::Stage;
 use evidence_contracts::keys::{self, ObjectRef};
+use evidence_contracts::report::ScanReportV1;
 use evidence_contracts::seal::{DerivativeV1, ProfileDecisionV1, SealJobSchema, SealJobV1};
 use evidence_contracts::subjects;
 use evidence_contracts::transcode::{ObjectV1, TranscodeJobV1};
@@ -68,6 +69,13 @@ impl Handler for TranscodeHandler {
         let work = tempfile::Builder::new().prefix(&format!("{id}.")).tempdir_in(&cfg.spool_dir).map_err(spool_err)?;
         let mut decisions = Vec::new();
         let mut derivatives = Vec::new();
+        // The full continuity report of the original (gaps the copies must keep).
+        let report_bytes =
+            self.store.get_bytes(&job.scan_report.object.bucket, &job.scan_report.object.key, 64 << 20).await?;
+        let source_report = serde_json::from_slice::<ScanReportV1>(&report_bytes)
+            .ok()
+            .and_then(|r| r.files.into_iter().next())
+            .ok_or_else(|| TranscodeError::BadReport { object: job.scan_report.object.to_string() })?;
         let source = work.path().join(format!("source.{}", ext_of(&job.request.file_name)));
         if job.scan.readable {
             let d = self.store.download_to_file(&job.original.object.bucket, &job.original.object.key, &source).await?;
@@ -79,10 +87,28 @@ impl Handler for TranscodeHandler {
                 });
             }
         }
+        let codecs: Vec<String> = job.scan.streams.iter().map(|s| s.codec.clone()).collect();
+        let selected = self.cfg.policy.select(&job.scan.container, &codecs);
         for profile in self.profiles.iter() {
+            let Some((_, why)) = selected.iter().find(|(p, _)| *p == profile.name) else {
+                decisions.push(ProfileDecisionV1 {
+                    profile: profile.name.clone(),
+                    produced: false,
+                    reason: format!(
+                        "not required by policy for a {} source with {}: the original is kept as its own master",
+                        job.scan.container,
+                        codecs.join(", ")
+                    ),
+                });
+                continue;
+            };
             let out = work.path().join(format!("{}.{}", profile.name, profile.extension));
+            let name = profile.name.clone();
+            let progress = move |frac: f64, rt: f64| {
+                tracing::info!(profile = %name, progress = format!("{:.0}%", frac * 100.0), realtime_factor = format!("{rt:.2}"), "transcoding");
+            };
             // A job abandoned on shutdown is redelivered; cancel its pipelines promptly.
-            match copy::make(profile, &job.scan, &source, &out, cfg, &self.shutdown).await {
+            match copy::make(profile, &source_report, &source, &out, cfg, &self.shutdown, &progress).await {
                 Ok(c) => {
                     let key = keys::staging(&id, &format!("{}.{}", profile.name, profile.extension));
                     let opts =
@@ -109,7 +135,7 @@ impl Handler for TranscodeHandler {
                     decisions.push(ProfileDecisionV1 {
                         profile: profile.name.clone(),
                         produced: true,
-                        reason: format!("policy runs {} for every readable recording; copy verified", profile.name),
+                        reason: format!("{why}; copy verified"),
                     });
                 }
                 Err(no) => {

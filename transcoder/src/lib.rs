@@ -48,8 +48,9 @@ pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> 
 /// Start-up failures.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     gst_support::init().context("initialise GStreamer")?;
+    gst_support::pipeline::prefer_native_decoders();
     let profiles = profile::load_policy(&cfg)?;
-    metrics::init(&cfg.policy.profiles);
+    metrics::init(&cfg.policy.all_profiles());
     let health = Health::default();
     telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
     let client = worker_runtime::nats::connect(&cfg.nats, "transcoder").await?;
@@ -78,7 +79,12 @@ pub async fn transcode_cli(
     output: &Path,
 ) -> anyhow::Result<()> {
     gst_support::init()?;
-    let mut section = config::TranscodeSection { threads, ..Default::default() };
+    gst_support::pipeline::prefer_native_decoders();
+    let mut section = config::TranscodeSection {
+        threads,
+        progress_interval: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
     if let Some(p) = pipelines {
         section.pipelines_dir = p;
     }
@@ -96,9 +102,23 @@ pub async fn transcode_cli(
         gst_support::continuity::DEFAULT_TOLERANCE_NS,
     );
     let summary = gst_support::continuity::summary(&src);
-    let c = copy::make(&profile, &summary, input, output, &section, &cancel)
-        .await
-        .map_err(|n| anyhow::anyhow!(n.reason))?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = move |frac: f64, rt: f64| {
+        let width = 40usize;
+        let done = (frac.clamp(0.0, 1.0) * width as f64) as usize;
+        let bar =
+            format!("[{}{}] {:>3.0}%  {rt:.2}x realtime", "#".repeat(done), ".".repeat(width - done), frac * 100.0);
+        if tty {
+            eprint!("\r{bar}");
+        } else {
+            eprintln!("{bar}");
+        }
+    };
+    let c = copy::make(&profile, &src, input, output, &section, &cancel, &progress).await;
+    if tty {
+        eprintln!();
+    }
+    let c = c.map_err(|n| anyhow::anyhow!(n.reason))?;
     let out = serde_json::json!({
         "profile": profile.name,
         "input": input.display().to_string(),

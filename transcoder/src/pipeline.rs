@@ -29,6 +29,8 @@ pub struct Limits {
     pub threads: u32,
     /// Duration of the source, for progress.
     pub media_duration_ns: u64,
+    /// How often progress is reported.
+    pub progress_every: Duration,
 }
 
 /// Runs `variant` of `profile` from `input` to `output`. The copy is written to
@@ -44,7 +46,7 @@ pub async fn run(
     output: &Path,
     limits: &Limits,
     cancel: &CancellationToken,
-    on_progress: impl Fn(f64, f64),
+    on_progress: &(dyn Fn(f64, f64) + Sync),
 ) -> Result<Duration, RunError> {
     let part = output.with_extension(format!("{}.part", profile.extension));
     let desc = variant.template.render(&profile.params_for(input, &part, limits.threads))?;
@@ -55,7 +57,7 @@ pub async fn run(
     let progress = || {
         let pos = position_ns(&pipeline);
         if let Ok(mut l) = last_log.lock()
-            && l.elapsed() > Duration::from_secs(5)
+            && l.elapsed() >= limits.progress_every
         {
             *l = Instant::now();
             let rt = pos as f64 / 1e9 / started.elapsed().as_secs_f64().max(1e-3);

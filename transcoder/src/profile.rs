@@ -131,7 +131,7 @@ impl Profile {
 /// See [`Profile::load`].
 pub fn load_policy(cfg: &crate::config::Config) -> anyhow::Result<Vec<Profile>> {
     cfg.policy
-        .profiles
+        .all_profiles()
         .iter()
         .map(|name| Profile::load(&cfg.transcode.pipelines_dir, name, cfg.policy.params.get(name)))
         .collect()

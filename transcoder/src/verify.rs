@@ -4,10 +4,10 @@
 //! are, and the issue that deepens the transcoder tests that rule gap by gap.)
 
 use evidence_contracts::report::{FileReport, FindingKind, StreamKind};
-use evidence_contracts::transcode::ScanSummaryV1;
 
 /// Problems found; empty when the copy is good.
-pub fn verify(source: &ScanSummaryV1, copy: &FileReport, tolerance_ns: u64) -> Vec<String> {
+pub fn verify(source_report: &FileReport, copy: &FileReport, tolerance_ns: u64) -> Vec<String> {
+    let source = &gst_support::continuity::summary(source_report);
     let mut problems = Vec::new();
     if !copy.readable {
         problems.push(format!("the copy cannot be demuxed: {}", copy.error.as_deref().unwrap_or("unknown error")));
@@ -39,6 +39,26 @@ pub fn verify(source: &ScanSummaryV1, copy: &FileReport, tolerance_ns: u64) -> V
             "the copy has {copy_gaps} gap(s) but the source only {} finding(s): the copy lost footage",
             source.findings
         ));
+    }
+    // Every gap of the source must still be in the copy, same stream, same place, same size
+    // (within two of the copy's frames, at least 0.15 s: audio encoders frame differently).
+    for g in source_report.findings.iter().filter(|f| f.kind == FindingKind::Gap) {
+        let interval = copy.streams.iter().find(|s| Some(s.kind) == g.stream).map_or(0.0, |s| s.nominal_interval_s);
+        let slack = (2.0 * interval).max(0.15);
+        let kept = copy.findings.iter().any(|c| {
+            c.kind == FindingKind::Gap
+                && c.stream == g.stream
+                && (c.at_s - g.at_s).abs() <= slack
+                && (c.duration_s - g.duration_s).abs() <= slack
+        });
+        if !kept {
+            problems.push(format!(
+                "the source's {:.3} s gap in {} at {:.3} s is not in the copy: a copy may not hide a hole",
+                g.duration_s,
+                g.stream.map_or("a stream", StreamKind::as_str),
+                g.at_s
+            ));
+        }
     }
     problems
 }

@@ -35,6 +35,16 @@ pub fn init() -> Result<(), GstError> {
     gst::init().map_err(|e| GstError::Init(e.to_string()))
 }
 
+/// Makes `decodebin` choose decoders that output the stream's native pixel format. GStreamer's
+/// `jpegdec` converts 4:4:4 and 4:2:2 JPEG to I420 on output, which would make a "lossless"
+/// preservation copy of an MJPEG recording lose chroma; libav's `avdec_mjpeg` does not. Process-wide;
+/// call after [`init`].
+pub fn prefer_native_decoders() {
+    if let Some(f) = gst::ElementFactory::find("avdec_mjpeg") {
+        f.set_rank(gst::Rank::PRIMARY + 1);
+    }
+}
+
 /// A pipeline that is set to `Null` when dropped, whatever path the code takes.
 pub struct PipelineGuard {
     pub pipeline: gst::Pipeline,

@@ -86,19 +86,20 @@ fn jitter(pad: &gst::Pad, max_ms: u32) {
 
 fn shift_after(pad: &gst::Pad, at_ns: u64, by_ns: u64) {
     // Encoders may offset their output clock (x264enc starts at 1000 h to keep DTS positive),
-    // so `at` is measured from the first buffer on the pad.
-    let first = std::sync::Mutex::new(None::<u64>);
+    // so `at` is measured from the first buffer on the pad. The shift starts at the first
+    // keyframe at or after `at` (in decode order) and then applies to every later buffer, so no
+    // group of pictures is split: a recorder that loses data resumes on a keyframe too.
+    let state = std::sync::Mutex::new((None::<u64>, false));
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let Some(buf) = info.buffer_mut() {
             let buf = buf.make_mut();
-            let Some(pts) = buf.pts().map(|p| p.nseconds()) else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let base = match first.lock() {
-                Ok(mut f) => *f.get_or_insert(pts),
-                Err(_) => return gst::PadProbeReturn::Ok,
-            };
-            if pts >= base + at_ns {
+            let Some(t) = buf.dts().or(buf.pts()).map(|p| p.nseconds()) else { return gst::PadProbeReturn::Ok };
+            let Ok(mut st) = state.lock() else { return gst::PadProbeReturn::Ok };
+            let base = *st.0.get_or_insert(t);
+            if !st.1 && t >= base + at_ns && !buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+                st.1 = true;
+            }
+            if st.1 {
                 if let Some(p) = buf.pts() {
                     buf.set_pts(gst::ClockTime::from_nseconds(p.nseconds() + by_ns));
                 }
