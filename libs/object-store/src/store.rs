@@ -322,8 +322,20 @@ impl Store {
         let mut h = StreamHasher::new();
         h.update(&data);
         let digests = h.finish();
+        self.put_known(bucket, key, data, digests, opts).await
+    }
+
+    /// One PUT of bytes whose digests are known: put-if-absent check, digest metadata, options.
+    async fn put_known(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: Bytes,
+        d: Digests,
+        opts: &PutOpts,
+    ) -> Result<Stored, StoreError> {
         if opts.if_absent
-            && let Some(s) = self.existing(bucket, key, Some(&digests.blake3)).await?
+            && let Some(s) = self.existing(bucket, key, Some(&d.blake3)).await?
         {
             return Ok(s);
         }
@@ -333,8 +345,8 @@ impl Store {
             .bucket(bucket)
             .key(key)
             .body(ByteStream::from(data))
-            .metadata(META_BLAKE3, digests.blake3.to_hex())
-            .metadata(META_SHA256, digests.sha256.to_hex());
+            .metadata(META_BLAKE3, d.blake3.to_hex())
+            .metadata(META_SHA256, d.sha256.to_hex());
         for (k, v) in &opts.metadata {
             req = req.metadata(k, v);
         }
@@ -345,8 +357,8 @@ impl Store {
             req = req.if_none_match("*");
         }
         match req.send().await {
-            Ok(_) => Ok(Stored { digests, created: true }),
-            Err(e) => self.after_failed_put(bucket, key, &digests, e).await,
+            Ok(_) => Ok(Stored { digests: d, created: true }),
+            Err(e) => self.after_failed_put(bucket, key, &d, e).await,
         }
     }
 
@@ -460,32 +472,7 @@ impl Store {
             hasher = hash_blocking(hasher, first.clone()).await;
             let d = hasher.finish();
             check_expect(expect.as_ref(), &d)?;
-            if opts.if_absent
-                && let Some(s) = self.existing(bucket, key, Some(&d.blake3)).await?
-            {
-                return Ok(s);
-            }
-            let mut req = self
-                .client
-                .put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(ByteStream::from(first))
-                .metadata(META_BLAKE3, d.blake3.to_hex())
-                .metadata(META_SHA256, d.sha256.to_hex());
-            for (k, v) in &opts.metadata {
-                req = req.metadata(k, v);
-            }
-            if let Some(ct) = &opts.content_type {
-                req = req.content_type(ct);
-            }
-            if opts.if_absent {
-                req = req.if_none_match("*");
-            }
-            return match req.send().await {
-                Ok(_) => Ok(Stored { digests: d, created: true }),
-                Err(e) => self.after_failed_put(bucket, key, &d, e).await,
-            };
+            return self.put_known(bucket, key, first, d, opts).await;
         }
         // Large: multipart. Metadata is fixed when the upload is created, so only an announced
         // BLAKE3 can go there; `existing` re-reads objects that lack a digest. A put-if-absent
