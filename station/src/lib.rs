@@ -204,3 +204,16 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_config_parses_and_validates() {
+        let cfg: Config =
+            worker_runtime::config::parse_toml(include_str!("../../deploy/config/station.toml")).expect("parses");
+        cfg.s3.validate().expect("valid [s3]");
+        assert!(cfg.nats.url.starts_with("nats://"));
+    }
+}
