@@ -181,6 +181,25 @@ impl Store {
     /// # Errors
     /// Missing object, unreachable server, local I/O.
     pub async fn download_to_file(&self, bucket: &str, key: &str, path: &Path) -> Result<Digests, StoreError> {
+        let mut src = self.open(bucket, key).await?;
+        let io = |op, e| StoreError::Io { op, path: path.to_owned(), source: e };
+        let mut file = tokio::fs::File::create(path).await.map_err(|e| io("create", e))?;
+        let mut hasher = StreamHasher::new();
+        loop {
+            let data = src.fill(8 << 20).await?;
+            if data.is_empty() {
+                break;
+            }
+            hasher = hash_blocking(hasher, data.clone()).await;
+            file.write_all(&data).await.map_err(|e| io("write", e))?;
+        }
+        file.flush().await.map_err(|e| io("flush", e))?;
+        file.sync_all().await.map_err(|e| io("sync", e))?;
+        Ok(hasher.finish())
+    }
+
+    /// GET an object as a block source.
+    async fn open(&self, bucket: &str, key: &str) -> Result<BodySource, StoreError> {
         let out = self
             .client
             .get_object()
@@ -189,36 +208,13 @@ impl Store {
             .send()
             .await
             .map_err(|e| self.err("get", bucket, key, e))?;
-        let io = |op, e| StoreError::Io { op, path: path.to_owned(), source: e };
-        let mut file = tokio::fs::File::create(path).await.map_err(|e| io("create", e))?;
-        let mut body = out.body;
-        let mut hasher = StreamHasher::new();
-        let block = 8usize << 20;
-        let mut buf = BytesMut::with_capacity(block);
-        loop {
-            let chunk = body.try_next().await.map_err(|e| StoreError::Unreachable {
-                endpoint: self.endpoint.to_string(),
-                op: "get body",
-                bucket: bucket.into(),
-                key: key.into(),
-                detail: e.to_string(),
-            })?;
-            let done = chunk.is_none();
-            if let Some(c) = chunk {
-                buf.extend_from_slice(&c);
-            }
-            if buf.len() >= block || (done && !buf.is_empty()) {
-                let data = buf.split().freeze();
-                hasher = hash_blocking(hasher, data.clone()).await;
-                file.write_all(&data).await.map_err(|e| io("write", e))?;
-            }
-            if done {
-                break;
-            }
-        }
-        file.flush().await.map_err(|e| io("flush", e))?;
-        file.sync_all().await.map_err(|e| io("sync", e))?;
-        Ok(hasher.finish())
+        Ok(BodySource {
+            body: out.body,
+            bucket: bucket.into(),
+            key: key.into(),
+            endpoint: self.endpoint.clone(),
+            pending: Bytes::new(),
+        })
     }
 
     /// Reads a small object into memory (reports, records), refusing more than `limit` bytes.
@@ -288,21 +284,7 @@ impl Store {
     /// # Errors
     /// Missing, unreachable.
     pub async fn hash_object(&self, bucket: &str, key: &str) -> Result<Digests, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| self.err("get", bucket, key, e))?;
-        let mut src = BodySource {
-            body: out.body,
-            bucket: bucket.into(),
-            key: key.into(),
-            endpoint: self.endpoint.clone(),
-            pending: Bytes::new(),
-        };
+        let mut src = self.open(bucket, key).await?;
         let mut hasher = StreamHasher::new();
         loop {
             let chunk = src.fill(8 << 20).await?;
@@ -436,21 +418,7 @@ impl Store {
         {
             return Ok(s);
         }
-        let out = self
-            .client
-            .get_object()
-            .bucket(src_bucket)
-            .key(src_key)
-            .send()
-            .await
-            .map_err(|e| self.err("get", src_bucket, src_key, e))?;
-        let source = BodySource {
-            body: out.body,
-            bucket: src_bucket.into(),
-            key: src_key.into(),
-            endpoint: self.endpoint.clone(),
-            pending: Bytes::new(),
-        };
+        let source = self.open(src_bucket, src_key).await?;
         let expect =
             expect.map(|(size, b3)| Expect { size, blake3: b3, bucket: src_bucket.into(), key: src_key.into() });
         self.upload_stream(dst_bucket, dst_key, source, expect, opts).await
