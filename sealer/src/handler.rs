@@ -176,6 +176,7 @@ impl SealHandler {
             },
             decisions: job.decisions.clone(),
             provenance,
+            retention: None,
         })
     }
 

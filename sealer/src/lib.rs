@@ -10,9 +10,11 @@
 //! Invariant: only this crate writes the evidence bucket, and only with put-if-absent.
 
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod handler;
 pub mod local;
+pub mod manifest;
 pub mod metrics;
 pub mod provenance;
 

@@ -150,6 +150,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         continuity,
         decisions,
         provenance: Unsigned.describe(),
+        retention: None,
     };
     let seal_path = rel(&keys.seal_record());
     let mut f = std::fs::OpenOptions::new()

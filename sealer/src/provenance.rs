@@ -18,6 +18,6 @@ pub struct Unsigned;
 
 impl Provenance for Unsigned {
     fn describe(&self) -> ProvenanceV1 {
-        ProvenanceV1 { c2pa: "none".into(), signature: None }
+        ProvenanceV1 { c2pa: "none".into(), ..Default::default() }
     }
 }

@@ -15,6 +15,7 @@ pub mod events;
 pub mod ids;
 pub mod ingest;
 pub mod keys;
+pub mod ledger;
 pub mod report;
 pub mod schema;
 pub mod seal;

@@ -6,8 +6,9 @@ use schemars::{JsonSchema, schema_for};
 
 use crate::events::{EvidenceRejectedV1, EvidenceSealedV1};
 use crate::ingest::IngestRequestV1;
+use crate::ledger::{LedgerCheckpointV1, LedgerRecordV1};
 use crate::report::ScanReportV1;
-use crate::seal::{SealJobV1, SealRecordV1};
+use crate::seal::{SealJobV1, SealRecordV1, SignatureV1};
 use crate::transcode::TranscodeJobV1;
 
 fn pretty<T: JsonSchema>() -> String {
@@ -26,5 +27,8 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("evidence.rejected.v1.schema.json", pretty::<EvidenceRejectedV1>()),
         ("evidence.seal.record.v1.schema.json", pretty::<SealRecordV1>()),
         ("evidence.scan.report.v1.schema.json", pretty::<ScanReportV1>()),
+        ("evidence.signature.v1.schema.json", pretty::<SignatureV1>()),
+        ("evidence.ledger.record.v1.schema.json", pretty::<LedgerRecordV1>()),
+        ("evidence.ledger.checkpoint.v1.schema.json", pretty::<LedgerCheckpointV1>()),
     ]
 }

@@ -11,6 +11,7 @@ use crate::{Blake3Digest, DeviceId, EvidenceId, Message, OfficerId, Sha256Digest
 
 schema_field!(SealJobSchema, "evidence.pipeline.seal.v1");
 schema_field!(SealRecordSchema, "evidence.seal.record.v1");
+schema_field!(SignatureSchema, "evidence.signature.v1");
 
 /// A copy made by the transcoder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -69,6 +70,10 @@ pub enum ObjectRole {
     ContinuityReport,
     /// The seal record (`seal.json`) itself, as referenced from the sealed event.
     SealRecord,
+    /// A C2PA manifest store kept next to the asset it describes (`.c2pa` sidecar).
+    C2paSidecar,
+    /// The detached ES256 signature over `seal.json` (`seal.sig`).
+    Signature,
 }
 
 /// One object of a sealed package, with the digests the sealer computed over the bytes it stored.
@@ -84,15 +89,78 @@ pub struct PackageObjectV1 {
     pub sha256: Sha256Digest,
 }
 
-/// Provenance status of the package. C2PA manifests and the custody ledger are added by the
-/// sealing issue; until then every package says plainly that it has none.
+/// How a C2PA manifest is bound to one object of the package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestBindingV1 {
+    /// Key of the asset the manifest describes.
+    pub asset_key: String,
+    /// `sidecar`: the manifest store is a separate `.c2pa` object next to the asset (the original
+    /// is never rewritten); `embedded`: inside the asset (copies); `none`: no manifest.
+    pub placement: String,
+    /// Key of the sidecar, for `sidecar`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_key: Option<String>,
+    /// Hard binding: `c2pa.hash.bmff` (MP4/MOV), `c2pa.hash.data` (whole-file hash, formats c2pa
+    /// has no handler for), or `none`.
+    pub hash_binding: String,
+    /// Label (URN) of the active manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_label: Option<String>,
+    /// Why there is no manifest, when `placement` is `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Provenance of the package: the C2PA manifests and who signed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProvenanceV1 {
-    /// `none` until C2PA signing is configured; later `sidecar`, `embedded`.
+    /// Summary: `c2pa` when every asset carries a manifest, `partial` when some cannot (see
+    /// `manifests[].reason`), `none` when signing is not configured.
     pub c2pa: String,
-    /// Signature over this record, if a signing key is configured.
+    /// Kept for readers of early records; always absent now (the signature is `seal.sig`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Subject of the signing certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// SHA-256 of the signing certificate (DER), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_sha256: Option<String>,
+    /// Label of the custom assertion carried by every manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<ManifestBindingV1>,
+}
+
+/// Retention applied to every object of the package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RetentionV1 {
+    /// `recording` (no case yet: kept at least the configured minimum, 6 months by default) or
+    /// `evidence` (bound to a case; kept as long as the case, extended by the case system).
+    pub class: String,
+    /// S3 Object Lock retain-until date requested on every object (COMPLIANCE mode).
+    pub retain_until: DateTime<Utc>,
+    pub legal_hold: bool,
+    /// Whether the store was verified at start-up to refuse deleting a locked object.
+    pub worm_verified: bool,
+}
+
+/// A detached ES256 signature over the exact bytes of one object (`seal.sig` over `seal.json`,
+/// `<seq>.sig` over a ledger checkpoint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignatureV1 {
+    pub schema: SignatureSchema,
+    /// Always `ES256` (ECDSA P-256, SHA-256) in v1.
+    pub alg: String,
+    /// Key of the signed object.
+    pub signed_key: String,
+    pub signed_size: u64,
+    pub signed_sha256: Sha256Digest,
+    /// Base64 (standard, padded) of the 64-byte `r || s` signature over the signed bytes.
+    pub signature: String,
+    /// PEM certificates, signer first, then its issuers.
+    pub certificate_chain: Vec<String>,
 }
 
 /// The continuity verdict as sealed.
@@ -130,6 +198,9 @@ pub struct SealRecordV1 {
     pub continuity: ContinuityV1,
     pub decisions: Vec<ProfileDecisionV1>,
     pub provenance: ProvenanceV1,
+    /// Absent in records written before retention was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionV1>,
 }
 
 impl SealRecordV1 {

@@ -5,13 +5,19 @@
 //! |---|---|---|---|---|
 //! | `EVIDENCE_INGEST` | `evidence.ingest.request.v1.<station_id>` | work queue | stations | ingest-worker |
 //! | `EVIDENCE_PIPELINE` | `evidence.pipeline.transcode.v1`, `evidence.pipeline.seal.v1` | work queue | ingest-worker, transcoder | transcoder, sealer |
-//! | `EVIDENCE_EVENTS` | `evidence.sealed.v1.<evidence_id>`, `evidence.rejected.v1.<stage>` | limits, no delete, no purge | sealer, every worker | case systems, stations |
+//! | `EVIDENCE_EVENTS` | `evidence.sealed.v1.<evidence_id>`, `evidence.rejected.v1.<stage>`, `evidence.ledger.checkpoint.v1` | limits, no delete, no purge | sealer, every worker | case systems, stations |
+//! | `EVIDENCE_LEDGER` | `evidence.ledger.v1.<kind>.<evidence_id>` | limits, no delete, no purge, hash-chained | sealer | verifiers, auditors |
 
 use crate::{EvidenceId, StationId};
 
 pub const INGEST_STREAM: &str = "EVIDENCE_INGEST";
 pub const PIPELINE_STREAM: &str = "EVIDENCE_PIPELINE";
 pub const EVENTS_STREAM: &str = "EVIDENCE_EVENTS";
+pub const LEDGER_STREAM: &str = "EVIDENCE_LEDGER";
+/// Filter matching every ledger record.
+pub const LEDGER_ALL: &str = "evidence.ledger.v1.>";
+/// Ledger checkpoint announcements (events stream).
+pub const LEDGER_CHECKPOINTS: &str = "evidence.ledger.checkpoint.v1";
 
 /// Filter matching every station's ingest requests.
 pub const INGEST_REQUESTS_ALL: &str = "evidence.ingest.request.v1.>";
@@ -33,6 +39,10 @@ pub fn ingest_request(station: &StationId) -> String {
 
 pub fn sealed(evidence: &EvidenceId) -> String {
     format!("evidence.sealed.v1.{evidence}")
+}
+
+pub fn ledger(kind: crate::ledger::LedgerKind, evidence: &EvidenceId) -> String {
+    format!("evidence.ledger.v1.{}.{evidence}", kind.as_str())
 }
 
 pub fn rejected(stage: crate::events::Stage) -> String {

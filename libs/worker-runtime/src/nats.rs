@@ -12,10 +12,11 @@ use evidence_contracts::{Message, encode};
 use crate::config::{NatsConfig, read_secret_file};
 
 /// The stream definitions, exactly the files under `deploy/nats/streams/`.
-pub const STREAM_DEFINITIONS: [(&str, &str); 3] = [
+pub const STREAM_DEFINITIONS: [(&str, &str); 4] = [
     ("EVIDENCE_INGEST", include_str!("../../../deploy/nats/streams/EVIDENCE_INGEST.json")),
     ("EVIDENCE_PIPELINE", include_str!("../../../deploy/nats/streams/EVIDENCE_PIPELINE.json")),
     ("EVIDENCE_EVENTS", include_str!("../../../deploy/nats/streams/EVIDENCE_EVENTS.json")),
+    ("EVIDENCE_LEDGER", include_str!("../../../deploy/nats/streams/EVIDENCE_LEDGER.json")),
 ];
 
 /// Parses one embedded stream definition.
@@ -100,7 +101,26 @@ pub async fn jetstream(
     let js = jetstream::new(client.clone());
     for name in streams {
         match js.get_stream(*name).await {
-            Ok(_) => {}
+            Ok(mut existing) => {
+                // A newer release may add subjects to a stream (never remove): add them.
+                let want = stream_config(name)?;
+                let have = existing.info().await.with_context(|| format!("read stream {name}"))?.config.clone();
+                let missing: Vec<String> =
+                    want.subjects.iter().filter(|s| !have.subjects.contains(s)).cloned().collect();
+                if !missing.is_empty() {
+                    if !cfg.create_streams {
+                        bail!(
+                            "stream {name} lacks subjects {missing:?} and nats.create_streams is false: apply deploy/nats/streams/{name}.json"
+                        );
+                    }
+                    let mut conf = have;
+                    conf.subjects.extend(missing.iter().cloned());
+                    js.update_stream(conf)
+                        .await
+                        .with_context(|| format!("add subjects {missing:?} to stream {name}"))?;
+                    tracing::info!(stream = name, ?missing, "stream subjects added");
+                }
+            }
             Err(e) if cfg.create_streams => {
                 tracing::debug!(stream = name, error = %e, "stream missing; creating");
                 let mut conf = stream_config(name)?;
