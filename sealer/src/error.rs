@@ -20,6 +20,10 @@ pub enum SealError {
     ReadBack { what: &'static str, bucket: String, key: String, detail: String },
     #[error("event stream: {0:#}")]
     Events(anyhow::Error),
+    #[error("custody ledger: {0:#}")]
+    Ledger(anyhow::Error),
+    #[error("{what}: {detail} (check seal.spool_dir: free space and permissions)")]
+    Local { what: &'static str, detail: String },
     #[error(transparent)]
     Publish(#[from] worker_runtime::nats::PublishError),
 }
@@ -32,6 +36,8 @@ impl HandlerError for SealError {
             SealError::BadRecord { .. } => "bad_seal_record",
             SealError::ReadBack { .. } => "read_back",
             SealError::Events(_) => "events_stream",
+            SealError::Ledger(_) => "ledger",
+            SealError::Local { .. } => "local_io",
             SealError::Publish(_) => "publish",
         }
     }
@@ -47,7 +53,11 @@ impl HandlerError for SealError {
             },
             SealError::Sha256Mismatch { .. } => Disposition::Reject(RejectReason::HashMismatch),
             SealError::BadRecord { .. } => Disposition::Reject(RejectReason::EvidenceConflict),
-            SealError::ReadBack { .. } | SealError::Events(_) | SealError::Publish(_) => Disposition::Retry,
+            SealError::ReadBack { .. }
+            | SealError::Events(_)
+            | SealError::Ledger(_)
+            | SealError::Local { .. }
+            | SealError::Publish(_) => Disposition::Retry,
         }
     }
 }

@@ -1,45 +1,69 @@
-//! One seal job → the evidence package stored write-once, read back, the seal record written
-//! last, the sealed event published once. The only place that sequences these steps.
+//! One seal job → the evidence package stored write-once with its C2PA manifests, read back,
+//! the seal record and its signature written, the custody-ledger record appended, the sealed
+//! event published once. The only place that sequences these steps.
 //!
 //! Order and why:
-//! 1. If the package's `seal.json` exists, the package is complete (it is written last): go to 4.
-//! 2. Copy original, continuity report and copies from the working bucket into the evidence
-//!    layout, streaming and hashing; each multipart upload is completed **only if** size and
-//!    BLAKE3 equal what ingest verified (else it is aborted: nothing half-right appears), and
-//!    every key is put-if-absent (an identical object from an earlier attempt is reused; a
-//!    different one is a conflict, never overwritten).
-//! 3. Read every object back (HEAD: size), then put `seal.json` if absent.
-//! 4. Publish `EvidenceSealedV1` unless the events stream already holds one for this evidence
-//!    id (its message id also deduplicates concurrent attempts), then the runtime acks.
+//! 1. If the package's `seal.json` exists, every object it lists is stored: go to 4.
+//! 2. Into a local spool: the original from the landing area (size, BLAKE3 and SHA-256 checked
+//!    against ingest), stored write-once; the continuity report copied. Then the C2PA sidecar
+//!    of the original (the original is never rewritten), and each copy with an embedded
+//!    manifest whose parent is the original (or a sidecar when c2pa cannot embed). A manifest
+//!    that cannot be made is recorded with its reason; it never stops the original being
+//!    sealed. Every key is put-if-absent with an Object Lock retain-until; an object an
+//!    earlier attempt stored is reused (sidecars and signed copies are not byte-reproducible,
+//!    so the stored one wins and is validated against the original).
+//! 3. Every object read back (HEAD: size), then `seal.json` put-if-absent.
+//! 4. `seal.sig` (ES256 over the stored `seal.json` bytes; deterministic nonces, so a retry
+//!    writes the same bytes), the ledger record (once per evidence id), a checkpoint when due,
+//!    then `EvidenceSealedV1` unless the events stream already holds one; then the runtime acks.
 //!
 //! A `kill -9` anywhere leaves either an unacked job whose redelivery resumes at the first
 //! missing step, or a complete package whose event is published exactly once.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use evidence_contracts::events::{EvidenceSealedSchema, EvidenceSealedV1, Stage};
 use evidence_contracts::keys::PackageKeys;
-use evidence_contracts::seal::{ContinuityV1, ObjectRole, PackageObjectV1, SealJobV1, SealRecordSchema, SealRecordV1};
+use evidence_contracts::ledger::{GENESIS, LedgerKind, LedgerRecordSchema, LedgerRecordV1};
+use evidence_contracts::seal::{
+    ContinuityV1, DerivativeV1, ManifestBindingV1, ObjectRole, PackageObjectV1, ProvenanceV1, RetentionV1, SealJobV1,
+    SealRecordSchema, SealRecordV1,
+};
 use evidence_contracts::transcode::ObjectV1;
 use evidence_contracts::{Message, subjects};
-use object_store::{PutOpts, Store};
+use object_store::{Digests, Lock, PutOpts, Store, StoreError};
 use worker_runtime::{Delivery, Handler, Rejection};
 
 use crate::config::Config;
+use crate::credentials::Credentials;
 use crate::error::SealError;
+use crate::ledger::Ledger;
+use crate::manifest::{self, RecordingAssertion, Sidecar};
 use crate::metrics;
-use crate::provenance::Provenance;
 
 #[derive(Clone)]
 pub struct SealHandler {
     cfg: Arc<Config>,
     store: Store,
     js: async_nats::jetstream::Context,
-    provenance: Arc<dyn Provenance>,
+    creds: Arc<Credentials>,
+    ledger: Ledger,
     worm: bool,
+}
+
+fn package_object(role: ObjectRole, profile: Option<String>, key: String, d: Digests) -> PackageObjectV1 {
+    PackageObjectV1 { role, profile, key, size_bytes: d.size, blake3: d.blake3, sha256: d.sha256 }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 impl SealHandler {
@@ -47,10 +71,322 @@ impl SealHandler {
         cfg: Config,
         store: Store,
         js: async_nats::jetstream::Context,
-        provenance: Arc<dyn Provenance>,
+        creds: Arc<Credentials>,
         worm: bool,
     ) -> Self {
-        Self { cfg: Arc::new(cfg), store, js, provenance, worm }
+        let ledger = Ledger::new(
+            js.clone(),
+            store.clone(),
+            cfg.s3.evidence_bucket.clone(),
+            creds.clone(),
+            cfg.seal.checkpoint_every,
+        );
+        Self { cfg: Arc::new(cfg), store, js, creds, ledger, worm }
+    }
+
+    fn bucket(&self) -> &str {
+        &self.cfg.s3.evidence_bucket
+    }
+
+    fn retention(&self, sealed_at: DateTime<Utc>) -> (RetentionV1, Lock) {
+        let until = sealed_at + chrono::Duration::days(i64::from(self.cfg.retention.recording_days));
+        let lock = Lock { retain_until: until, legal_hold: self.cfg.retention.legal_hold };
+        (
+            RetentionV1 {
+                class: "recording".into(),
+                retain_until: until,
+                legal_hold: lock.legal_hold,
+                worm_verified: self.worm,
+            },
+            lock,
+        )
+    }
+
+    fn opts(role: ObjectRole, content_type: Option<&str>, lock: Lock) -> PutOpts {
+        PutOpts {
+            if_absent: true,
+            content_type: content_type.map(str::to_owned),
+            metadata: vec![(
+                "role".into(),
+                serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            )],
+            lock: Some(lock),
+        }
+    }
+
+    /// Downloads a staged object into the spool and checks it is what the earlier stage announced.
+    async fn fetch(&self, what: &'static str, src: &ObjectV1, path: &Path) -> Result<Digests, SealError> {
+        let d = self
+            .store
+            .download_to_file(&src.object.bucket, &src.object.key, path)
+            .await
+            .map_err(|source| SealError::Store { what, source })?;
+        if d.size != src.size_bytes || d.blake3 != src.blake3 {
+            return Err(SealError::Store {
+                what,
+                source: StoreError::Mismatch {
+                    bucket: src.object.bucket.clone(),
+                    key: src.object.key.clone(),
+                    what: if d.size == src.size_bytes { "BLAKE3" } else { "size" },
+                    expected: format!("{} bytes, BLAKE3 {}", src.size_bytes, src.blake3),
+                    actual: format!("{} bytes, BLAKE3 {}", d.size, d.blake3),
+                },
+            });
+        }
+        if d.sha256 != src.sha256 {
+            return Err(SealError::Sha256Mismatch { what, expected: src.sha256.to_hex(), actual: d.sha256.to_hex() });
+        }
+        Ok(d)
+    }
+
+    async fn put_file(
+        &self,
+        what: &'static str,
+        key: &str,
+        path: &Path,
+        d: Digests,
+        opts: &PutOpts,
+    ) -> Result<Digests, SealError> {
+        let started = Instant::now();
+        let stored = self
+            .store
+            .upload_file(self.bucket(), key, path, Some((d.size, d.blake3)), opts)
+            .await
+            .map_err(|source| SealError::Store { what, source })?;
+        if stored.created {
+            metrics::stored(stored.digests.size, started.elapsed().as_secs_f64());
+        }
+        Ok(stored.digests)
+    }
+
+    /// Stores a small generated object (sidecar), or returns the one an earlier attempt stored.
+    async fn put_generated(
+        &self,
+        what: &'static str,
+        key: &str,
+        bytes: Vec<u8>,
+        opts: &PutOpts,
+    ) -> Result<Vec<u8>, SealError> {
+        match self.store.put_bytes(self.bucket(), key, Bytes::from(bytes.clone()), opts).await {
+            Ok(_) => Ok(bytes),
+            Err(StoreError::Conflict { .. }) => self.get_small(what, key).await,
+            Err(source) => Err(SealError::Store { what, source }),
+        }
+    }
+
+    async fn get_small(&self, what: &'static str, key: &str) -> Result<Vec<u8>, SealError> {
+        self.store
+            .get_bytes(self.bucket(), key, 256 << 20)
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|source| SealError::Store { what, source })
+    }
+
+    async fn digests_of_stored(&self, what: &'static str, key: &str) -> Result<Digests, SealError> {
+        self.store.hash_object(self.bucket(), key).await.map_err(|source| SealError::Store { what, source })
+    }
+
+    /// The original's sidecar: reused when stored, else signed and stored.
+    async fn original_sidecar(
+        &self,
+        original: &Path,
+        original_key: &str,
+        file_name: &str,
+        assertion: &RecordingAssertion,
+        spool: &Path,
+        opts: &PutOpts,
+    ) -> Result<(Option<(Sidecar, PackageObjectV1)>, ManifestBindingV1), SealError> {
+        let key = manifest::sidecar_key(original_key);
+        let none = |reason: String| ManifestBindingV1 {
+            asset_key: original_key.to_owned(),
+            placement: "none".into(),
+            manifest_key: None,
+            hash_binding: "none".into(),
+            manifest_label: None,
+            reason: Some(reason),
+        };
+        let stored = self
+            .store
+            .head(self.bucket(), &key)
+            .await
+            .map_err(|source| SealError::Store { what: "sidecar", source })?;
+        let bytes = if stored.is_some() {
+            self.get_small("sidecar", &key).await?
+        } else {
+            let (creds, path, name, a, sp) =
+                (self.creds.clone(), original.to_owned(), file_name.to_owned(), assertion.clone(), spool.to_owned());
+            match blocking(move || manifest::sign_original(&creds, &path, &name, &a, &sp)).await {
+                Ok(s) => self.put_generated("sidecar", &key, s.bytes, opts).await?,
+                Err(e) => {
+                    metrics::manifest("failed");
+                    tracing::warn!(key = original_key, error = %format!("{e:#}"), "no C2PA manifest for the original; the signed seal record binds it");
+                    return Ok((None, none(format!("c2pa could not sign a manifest for this file: {e:#}"))));
+                }
+            }
+        };
+        let (path, name) = (original.to_owned(), file_name.to_owned());
+        let sidecar = blocking(move || manifest::reopen_sidecar(&path, &name, bytes)).await.map_err(|detail| {
+            SealError::BadRecord {
+                bucket: self.bucket().to_owned(),
+                key: key.clone(),
+                detail: format!("the stored sidecar does not validate against the original: {detail}"),
+            }
+        })?;
+        metrics::manifest("ok");
+        let d = self.digests_of_stored("sidecar", &key).await?;
+        let binding = ManifestBindingV1 {
+            asset_key: original_key.to_owned(),
+            placement: "sidecar".into(),
+            manifest_key: Some(key.clone()),
+            hash_binding: sidecar.hash_binding.clone(),
+            manifest_label: sidecar.label.clone(),
+            reason: None,
+        };
+        Ok((Some((sidecar, package_object(ObjectRole::C2paSidecar, None, key, d))), binding))
+    }
+
+    /// One copy: reused when stored, else fetched, signed (embedded, or a sidecar for formats
+    /// c2pa cannot embed into) and stored.
+    #[allow(clippy::too_many_arguments)]
+    async fn derivative(
+        &self,
+        d: &DerivativeV1,
+        keys: &PackageKeys,
+        original: &Path,
+        sidecar: Option<&Sidecar>,
+        assertion: &RecordingAssertion,
+        spool: &Path,
+        lock: Lock,
+    ) -> Result<(Vec<PackageObjectV1>, ManifestBindingV1), SealError> {
+        let key = keys.derivative(&d.profile, &d.extension);
+        let side_key = manifest::sidecar_key(&key);
+        let format = manifest::c2pa_format(&format!("x.{}", d.extension)).filter(|f| f.starts_with("video/mp4"));
+        let mut objects = Vec::new();
+        let binding =
+            |placement: &str, hash: &str, label: Option<String>, mk: Option<String>, reason: Option<String>| {
+                ManifestBindingV1 {
+                    asset_key: key.clone(),
+                    placement: placement.into(),
+                    manifest_key: mk,
+                    hash_binding: hash.into(),
+                    manifest_label: label,
+                    reason,
+                }
+            };
+        let opts = Self::opts(ObjectRole::Derivative, Some(&format!("video/{}", d.extension)), lock);
+        let side_opts = Self::opts(ObjectRole::C2paSidecar, Some("application/c2pa"), lock);
+        let copy_in = spool.join(format!("{}.in.{}", d.profile, d.extension));
+        let copy_out = spool.join(format!("{}.{}", d.profile, d.extension));
+        let stored =
+            self.store.head(self.bucket(), &key).await.map_err(|source| SealError::Store { what: "copy", source })?;
+
+        // Embedded manifest (MP4).
+        if let (Some(format), Some(side)) = (format, sidecar) {
+            let digests = if stored.is_some() {
+                self.store
+                    .download_to_file(self.bucket(), &key, &copy_out)
+                    .await
+                    .map_err(|source| SealError::Store { what: "copy", source })?
+            } else {
+                self.fetch("copy", &d.object, &copy_in).await?;
+                let (creds, i, o, p, orig, s, a) = (
+                    self.creds.clone(),
+                    copy_in.clone(),
+                    copy_out.clone(),
+                    d.profile.clone(),
+                    original.to_owned(),
+                    side.clone(),
+                    assertion.clone(),
+                );
+                match blocking(move || manifest::sign_copy(&creds, &i, &o, format, &p, &orig, &s, &a)).await {
+                    Ok(_) => {
+                        let path = copy_out.clone();
+                        let dg = blocking(move || object_store::hash_file(&path))
+                            .await
+                            .map_err(|e| SealError::Local { what: "hash the signed copy", detail: e.to_string() })?;
+                        self.put_file("copy", &key, &copy_out, dg, &opts).await?
+                    }
+                    Err(e) => {
+                        metrics::manifest("failed");
+                        tracing::warn!(key, error = %format!("{e:#}"), "copy stored without a manifest");
+                        let dg = self.fetch("copy", &d.object, &copy_in).await?;
+                        let dg = self.put_file("copy", &key, &copy_in, dg, &opts).await?;
+                        objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
+                        return Ok((
+                            objects,
+                            binding("none", "none", None, None, Some(format!("c2pa could not sign the copy: {e:#}"))),
+                        ));
+                    }
+                }
+            };
+            let (path, fmt) = (copy_out.clone(), format);
+            let check = blocking(move || manifest::read_embedded(&path, fmt, None)).await;
+            objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), digests));
+            if !check.failures.is_empty() {
+                return Err(SealError::BadRecord {
+                    bucket: self.bucket().to_owned(),
+                    key,
+                    detail: format!("the stored copy's manifest does not validate: {}", check.failures.join("; ")),
+                });
+            }
+            metrics::manifest("ok");
+            return Ok((objects, binding("embedded", &check.hash_binding, check.label, None, None)));
+        }
+
+        // Copy stored as made; a sidecar when the original has one.
+        let dg = self.fetch("copy", &d.object, &copy_in).await?;
+        let dg = self.put_file("copy", &key, &copy_in, dg, &opts).await?;
+        objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
+        let Some(side) = sidecar else {
+            return Ok((
+                objects,
+                binding("none", "none", None, None, Some("the original has no manifest to point back to".into())),
+            ));
+        };
+        let existing = self
+            .store
+            .head(self.bucket(), &side_key)
+            .await
+            .map_err(|source| SealError::Store { what: "sidecar", source })?;
+        let bytes = if existing.is_some() {
+            self.get_small("sidecar", &side_key).await?
+        } else {
+            let title = key.rsplit('/').next().unwrap_or(&key).to_owned();
+            let (creds, c, p, orig, s, a, sp) = (
+                self.creds.clone(),
+                copy_in.clone(),
+                d.profile.clone(),
+                original.to_owned(),
+                side.clone(),
+                assertion.clone(),
+                spool.to_owned(),
+            );
+            match blocking(move || manifest::sign_copy_sidecar(&creds, &c, &title, &p, &orig, &s, &a, &sp)).await {
+                Ok(s) => self.put_generated("sidecar", &side_key, s.bytes, &side_opts).await?,
+                Err(e) => {
+                    metrics::manifest("failed");
+                    return Ok((
+                        objects,
+                        binding("none", "none", None, None, Some(format!("c2pa could not sign the copy: {e:#}"))),
+                    ));
+                }
+            }
+        };
+        let check = {
+            let (c, b) = (copy_in.clone(), bytes.clone());
+            blocking(move || manifest::read_sidecar(&c, manifest::GENERIC_FORMAT, &b, None)).await
+        };
+        if !check.failures.is_empty() {
+            return Err(SealError::BadRecord {
+                bucket: self.bucket().to_owned(),
+                key: side_key,
+                detail: format!("the stored sidecar of the copy does not validate: {}", check.failures.join("; ")),
+            });
+        }
+        metrics::manifest("ok");
+        let sd = self.digests_of_stored("sidecar", &side_key).await?;
+        objects.push(package_object(ObjectRole::C2paSidecar, Some(d.profile.clone()), side_key.clone(), sd));
+        Ok((objects, binding("sidecar", &check.hash_binding, check.label, Some(side_key), None)))
     }
 
     async fn copy_in(
@@ -58,24 +394,18 @@ impl SealHandler {
         what: &'static str,
         src: &ObjectV1,
         key: String,
-        role: ObjectRole,
-        profile: Option<String>,
+        opts: &PutOpts,
     ) -> Result<PackageObjectV1, SealError> {
         let started = Instant::now();
-        let opts = PutOpts {
-            if_absent: true,
-            content_type: None,
-            metadata: vec![("role".into(), format!("{role:?}").to_lowercase())],
-        };
         let stored = self
             .store
             .copy_verified(
                 &src.object.bucket,
                 &src.object.key,
-                &self.cfg.s3.evidence_bucket,
+                self.bucket(),
                 &key,
                 Some((src.size_bytes, src.blake3)),
-                &opts,
+                opts,
             )
             .await
             .map_err(|source| SealError::Store { what, source })?;
@@ -89,68 +419,106 @@ impl SealHandler {
         if stored.created {
             metrics::stored(stored.digests.size, started.elapsed().as_secs_f64());
         }
-        Ok(PackageObjectV1 {
-            role,
-            profile,
-            key,
-            size_bytes: stored.digests.size,
-            blake3: stored.digests.blake3,
-            sha256: stored.digests.sha256,
-        })
+        Ok(package_object(ObjectRole::ContinuityReport, None, key, stored.digests))
     }
 
-    async fn read_back(&self, o: &PackageObjectV1, what: &'static str) -> Result<(), SealError> {
-        let bucket = &self.cfg.s3.evidence_bucket;
-        let head = self.store.head(bucket, &o.key).await.map_err(|source| SealError::Store { what, source })?;
+    async fn read_back(&self, o: &PackageObjectV1) -> Result<(), SealError> {
+        let bucket = self.bucket();
+        let head = self
+            .store
+            .head(bucket, &o.key)
+            .await
+            .map_err(|source| SealError::Store { what: "package object", source })?;
         match head {
             Some(h) if h.size == o.size_bytes => Ok(()),
-            Some(h) => Err(SealError::ReadBack {
-                what,
-                bucket: bucket.clone(),
+            other => Err(SealError::ReadBack {
+                what: "package object",
+                bucket: bucket.to_owned(),
                 key: o.key.clone(),
-                detail: format!("{} bytes, expected {}", h.size, o.size_bytes),
+                detail: other
+                    .map_or_else(|| "missing".to_owned(), |h| format!("{} bytes, expected {}", h.size, o.size_bytes)),
             }),
-            None => {
-                Err(SealError::ReadBack { what, bucket: bucket.clone(), key: o.key.clone(), detail: "missing".into() })
-            }
         }
     }
 
     async fn build(&self, job: &SealJobV1, keys: &PackageKeys) -> Result<SealRecordV1, SealError> {
-        let mut objects = Vec::new();
-        objects.push(
-            self.copy_in("original", &job.original, keys.original(&job.request.file_name), ObjectRole::Original, None)
-                .await?,
-        );
+        let spool_root = &self.cfg.seal.spool_dir;
+        std::fs::create_dir_all(spool_root).map_err(|e| SealError::Local {
+            what: "create seal.spool_dir",
+            detail: format!("{}: {e}", spool_root.display()),
+        })?;
+        let spool = tempfile::Builder::new()
+            .prefix(&format!("seal-{}-", job.evidence_id))
+            .tempdir_in(spool_root)
+            .map_err(|e| SealError::Local { what: "create a job folder in seal.spool_dir", detail: e.to_string() })?;
+        let sealed_at = Utc::now();
+        let (retention, lock) = self.retention(sealed_at);
+        let r = &job.request;
+
+        // 1. The original, byte for byte.
+        let orig_path: PathBuf = spool.path().join("original");
+        let od = self.fetch("original", &job.original, &orig_path).await?;
+        let original_key = keys.original(&r.file_name);
+        let od = self
+            .put_file("original", &original_key, &orig_path, od, &Self::opts(ObjectRole::Original, None, lock))
+            .await?;
+        let mut objects = vec![package_object(ObjectRole::Original, None, original_key.clone(), od)];
+
+        // 2. The continuity report.
         let report = self
             .copy_in(
                 "continuity report",
                 &job.scan_report,
                 keys.continuity_report(),
-                ObjectRole::ContinuityReport,
-                None,
+                &Self::opts(ObjectRole::ContinuityReport, Some("application/json"), lock),
             )
             .await?;
+        let assertion = RecordingAssertion {
+            evidence_id: job.evidence_id,
+            station_id: r.station_id.clone(),
+            device_id: r.device_id.clone(),
+            officer_id: r.officer_id.clone(),
+            file_name: r.file_name.clone(),
+            recorded_start: r.recorded_start,
+            recorded_end: r
+                .recorded_start
+                .filter(|_| job.scan.duration_ns > 0)
+                .map(|s| s + chrono::Duration::nanoseconds(i64::try_from(job.scan.duration_ns).unwrap_or(i64::MAX))),
+            docked_at: r.docked_at,
+            ingested_at: job.ingested_at,
+            original_size: od.size,
+            original_blake3: od.blake3,
+            original_sha256: od.sha256,
+            continuity_verdict: job.scan.verdict,
+            continuity_readable: job.scan.readable,
+            continuity_findings: job.scan.findings,
+            continuity_report_blake3: report.blake3,
+            continuity_report_sha256: report.sha256,
+        };
         let report_blake3 = report.blake3;
         objects.push(report);
+
+        // 3. Manifests: the original's sidecar, then each copy.
+        let side_opts = Self::opts(ObjectRole::C2paSidecar, Some("application/c2pa"), lock);
+        let (sidecar, original_binding) = self
+            .original_sidecar(&orig_path, &original_key, &r.file_name, &assertion, spool.path(), &side_opts)
+            .await?;
+        let mut manifests = vec![original_binding];
+        let sidecar = sidecar.map(|(s, o)| {
+            objects.push(o);
+            s
+        });
         for d in &job.derivatives {
-            objects.push(
-                self.copy_in(
-                    "copy",
-                    &d.object,
-                    keys.derivative(&d.profile, &d.extension),
-                    ObjectRole::Derivative,
-                    Some(d.profile.clone()),
-                )
-                .await?,
-            );
+            let (objs, binding) =
+                self.derivative(d, keys, &orig_path, sidecar.as_ref(), &assertion, spool.path(), lock).await?;
+            objects.extend(objs);
+            manifests.push(binding);
         }
         for o in &objects {
-            self.read_back(o, "package object").await?;
+            self.read_back(o).await?;
         }
-        let provenance = self.provenance.describe();
-        metrics::manifest(if provenance.c2pa == "none" { "none" } else { "ok" });
-        let r = &job.request;
+        let all = manifests.iter().all(|m| m.placement != "none");
+        let any = manifests.iter().any(|m| m.placement != "none");
         Ok(SealRecordV1 {
             schema: SealRecordSchema,
             evidence_id: job.evidence_id,
@@ -162,9 +530,9 @@ impl SealHandler {
             docked_at: r.docked_at,
             uploaded_at: r.uploaded_at,
             ingested_at: job.ingested_at,
-            sealed_at: Utc::now(),
+            sealed_at,
             sealed_by: format!("sealer {}", env!("CARGO_PKG_VERSION")),
-            bucket: self.cfg.s3.evidence_bucket.clone(),
+            bucket: self.bucket().to_owned(),
             prefix: keys.prefix.clone(),
             objects,
             continuity: ContinuityV1 {
@@ -175,32 +543,62 @@ impl SealHandler {
                 report_blake3,
             },
             decisions: job.decisions.clone(),
-            provenance,
-            retention: None,
+            provenance: ProvenanceV1 {
+                c2pa: if all {
+                    "c2pa"
+                } else if any {
+                    "partial"
+                } else {
+                    "none"
+                }
+                .into(),
+                signature: None,
+                signer: Some(self.creds.subject().to_owned()),
+                signer_sha256: Some(self.creds.cert_sha256().to_owned()),
+                assertion_label: Some(manifest::ASSERTION_LABEL.into()),
+                manifests,
+            },
+            retention: Some(retention),
         })
     }
 
-    async fn existing_record(&self, key: &str) -> Result<Option<SealRecordV1>, SealError> {
-        let bucket = &self.cfg.s3.evidence_bucket;
-        if self
+    /// The stored `seal.json` bytes, writing the record first when the package is new.
+    async fn record(&self, job: &SealJobV1, keys: &PackageKeys) -> Result<(Vec<u8>, SealRecordV1, bool), SealError> {
+        let key = keys.seal_record();
+        let exists = self
             .store
-            .head(bucket, key)
-            .await
-            .map_err(|source| SealError::Store { what: "seal record", source })?
-            .is_none()
-        {
-            return Ok(None);
-        }
-        let bytes = self
-            .store
-            .get_bytes(bucket, key, 16 << 20)
+            .head(self.bucket(), &key)
             .await
             .map_err(|source| SealError::Store { what: "seal record", source })?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| SealError::BadRecord {
-            bucket: bucket.clone(),
-            key: key.into(),
+        let fresh = if exists.is_none() {
+            let r = self.build(job, keys).await?;
+            let body = Bytes::from(serde_json::to_vec_pretty(&r).expect("record serialises"));
+            let (_, lock) = self.retention(r.sealed_at);
+            match self
+                .store
+                .put_bytes(
+                    self.bucket(),
+                    &key,
+                    body,
+                    &Self::opts(ObjectRole::SealRecord, Some("application/json"), lock),
+                )
+                .await
+            {
+                Ok(_) => true,
+                // A concurrent attempt wrote its record first (different sealed_at): use it.
+                Err(StoreError::Conflict { .. }) => false,
+                Err(source) => return Err(SealError::Store { what: "seal record", source }),
+            }
+        } else {
+            false
+        };
+        let bytes = self.get_small("seal record", &key).await?;
+        let record: SealRecordV1 = serde_json::from_slice(&bytes).map_err(|e| SealError::BadRecord {
+            bucket: self.bucket().to_owned(),
+            key: key.clone(),
             detail: e.to_string(),
-        })
+        })?;
+        Ok((bytes, record, fresh))
     }
 }
 
@@ -226,51 +624,52 @@ impl Handler for SealHandler {
         tracing::info!(evidence_id = %id, copies = job.derivatives.len(), "seal job started");
         let keys = PackageKeys::new(&job.request.officer_id, job.request.filing_day(), &id);
         let record_key = keys.seal_record();
-        let bucket = self.cfg.s3.evidence_bucket.clone();
-        let (record, fresh) = match self.existing_record(&record_key).await? {
-            Some(r) => (r, false),
-            None => {
-                let r = self.build(&job, &keys).await?;
-                let body = Bytes::from(serde_json::to_vec_pretty(&r).expect("record serialises"));
-                let opts =
-                    PutOpts { if_absent: true, content_type: Some("application/json".into()), metadata: Vec::new() };
-                match self.store.put_bytes(&bucket, &record_key, body, &opts).await {
-                    Ok(_) => (r, true),
-                    // A concurrent attempt wrote its record first (different sealed_at): use it.
-                    Err(object_store::StoreError::Conflict { .. }) => match self.existing_record(&record_key).await? {
-                        Some(r) => (r, false),
-                        None => {
-                            return Err(SealError::ReadBack {
-                                what: "seal record",
-                                bucket,
-                                key: record_key,
-                                detail: "missing after conflict".into(),
-                            });
-                        }
-                    },
-                    Err(source) => {
-                        return Err(SealError::Store { what: "seal record", source });
-                    }
-                }
-            }
-        };
-        let rec_head = self
-            .store
-            .head(&bucket, &record_key)
+        let (bytes, record, fresh) = self.record(&job, &keys).await?;
+        let (rec_b3, rec_sha) = evidence_contracts::seal::digests_of(&bytes);
+
+        // The signature over the stored bytes.
+        let sig_key = keys.seal_signature();
+        let sig = self.creds.sign(&record_key, &bytes);
+        let sig_body = serde_json::to_vec_pretty(&sig).expect("signature serialises");
+        let (_, lock) = self.retention(record.sealed_at);
+        let stored_sig = self
+            .put_generated(
+                "seal signature",
+                &sig_key,
+                sig_body,
+                &Self::opts(ObjectRole::Signature, Some("application/json"), lock),
+            )
+            .await?;
+        let stored: evidence_contracts::seal::SignatureV1 = serde_json::from_slice(&stored_sig).map_err(|e| {
+            SealError::BadRecord { bucket: self.bucket().to_owned(), key: sig_key.clone(), detail: e.to_string() }
+        })?;
+        crate::credentials::verify(&stored, &bytes, &[]).map_err(|detail| SealError::BadRecord {
+            bucket: self.bucket().to_owned(),
+            key: sig_key.clone(),
+            detail: format!("the stored signature does not verify over seal.json: {detail}"),
+        })?;
+        let (sig_b3, sig_sha) = evidence_contracts::seal::digests_of(&stored_sig);
+
+        // The ledger.
+        let appended = self
+            .ledger
+            .append_once(LedgerRecordV1 {
+                schema: LedgerRecordSchema,
+                kind: LedgerKind::Seal,
+                evidence_id: id,
+                at: Utc::now(),
+                prev_sha256: GENESIS.into(),
+                seal_record_key: record_key.clone(),
+                seal_record_sha256: rec_sha,
+                seal_record_blake3: rec_b3,
+                actor: format!("sealer {}", env!("CARGO_PKG_VERSION")),
+                detail: serde_json::json!({ "signature_key": sig_key, "signature_sha256": sig_sha.to_hex() }),
+            })
             .await
-            .map_err(|source| SealError::Store { what: "seal record", source })?
-            .ok_or_else(|| SealError::ReadBack {
-                what: "seal record",
-                bucket: bucket.clone(),
-                key: record_key.clone(),
-                detail: "missing".into(),
-            })?;
-        let rec_b3 = rec_head.blake3_hex().and_then(|h| evidence_contracts::Blake3Digest::from_hex("blake3", h).ok());
-        let rec_sha =
-            rec_head.metadata.get("sha256").and_then(|h| evidence_contracts::Sha256Digest::from_hex("sha256", h).ok());
-        let (Some(rec_b3), Some(rec_sha)) = (rec_b3, rec_sha) else {
-            return Err(SealError::BadRecord { bucket, key: record_key, detail: "no digest metadata".into() });
-        };
+            .map_err(SealError::Ledger)?;
+        metrics::ledger(appended.seq, appended.fresh);
+        self.ledger.checkpoint_if_due(appended.seq).await.map_err(SealError::Ledger)?;
+
         let event = EvidenceSealedV1 {
             schema: EvidenceSealedSchema,
             evidence_id: id,
@@ -288,14 +687,24 @@ impl Handler for SealHandler {
                 role: ObjectRole::SealRecord,
                 profile: None,
                 key: record_key.clone(),
-                size_bytes: rec_head.size,
+                size_bytes: bytes.len() as u64,
                 blake3: rec_b3,
                 sha256: rec_sha,
             },
             objects: record.objects.clone(),
             verdict: record.continuity.verdict,
             readable: record.continuity.readable,
-            worm: self.worm,
+            worm: record.retention.as_ref().is_some_and(|r| r.worm_verified),
+            seal_signature: Some(PackageObjectV1 {
+                role: ObjectRole::Signature,
+                profile: None,
+                key: sig_key,
+                size_bytes: stored_sig.len() as u64,
+                blake3: sig_b3,
+                sha256: sig_sha,
+            }),
+            ledger_seq: Some(appended.seq),
+            c2pa: Some(record.provenance.c2pa.clone()),
         };
         let already = worker_runtime::nats::last_on_subject(&self.js, subjects::EVENTS_STREAM, &event.subject())
             .await
@@ -306,7 +715,7 @@ impl Handler for SealHandler {
         }
         metrics::package(if fresh { "sealed" } else { "already_sealed" });
         metrics::ingest_to_seal((Utc::now() - record.ingested_at).num_milliseconds() as f64 / 1000.0);
-        tracing::info!(evidence_id = %id, prefix = %record.prefix, objects = record.objects.len(), fresh, event_published = !already, "evidence sealed");
+        tracing::info!(evidence_id = %id, prefix = %record.prefix, objects = record.objects.len(), c2pa = %record.provenance.c2pa, ledger_seq = appended.seq, fresh, event_published = !already, "evidence sealed");
         Ok(())
     }
 }

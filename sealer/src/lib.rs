@@ -3,7 +3,9 @@
 //! Module map:
 //! * [`config`]: `[seal]` and the shared sections;
 //! * [`handler`]: one `SealJobV1` → package stored, read back, `seal.json`, `EvidenceSealedV1`;
-//! * [`provenance`]: the seam where C2PA manifests and the record signature attach;
+//! * [`credentials`]: the ES256 signing identity, `sealer dev-ca`, detached signatures;
+//! * [`manifest`]: C2PA sidecar and embedded manifests, and their validation;
+//! * [`ledger`]: the hash-chained custody ledger and its checkpoints;
 //! * [`local`]: `sealer seal` / `sealer verify` on local folders;
 //! * [`error`], [`metrics`].
 //!
@@ -12,11 +14,13 @@
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod export;
 pub mod handler;
+pub mod ledger;
 pub mod local;
 pub mod manifest;
 pub mod metrics;
-pub mod provenance;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -52,19 +56,76 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
     let client = worker_runtime::nats::connect(&cfg.nats, "sealer").await?;
     health.set("nats", true, cfg.nats.url.clone());
-    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM])
-        .await?;
+    let js = worker_runtime::nats::jetstream(
+        &client,
+        &cfg.nats,
+        &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::LEDGER_STREAM],
+    )
+    .await?;
     let store = object_store::Store::new(cfg.s3.clone()).await?;
     store.ensure_bucket(&cfg.s3.evidence_bucket).await.context("check the evidence bucket")?;
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
-    // Write-once retention is not verified yet (the probe comes with the sealing issue): say so.
-    let worm = false;
-    metrics::worm(worm);
-    if !cfg.seal.allow_non_worm {
-        bail!("seal.allow_non_worm is false but the evidence store is not verified as write-once (WORM)");
+
+    let (creds, development) = identity(&cfg.seal)?;
+    metrics::development_identity(development);
+    health.set(
+        "signing_identity",
+        !(development && cfg.seal.require_production_identity),
+        format!("{}{}", creds.subject(), if development { " (development CA: not for production)" } else { "" }),
+    );
+
+    let probe = store
+        .probe_worm(&cfg.s3.evidence_bucket, cfg.seal.worm_probe_hold)
+        .await
+        .context("probe the evidence bucket for write-once retention")?;
+    metrics::worm(probe.worm);
+    if probe.worm {
+        tracing::info!(bucket = %cfg.s3.evidence_bucket, detail = %probe.detail, "evidence store is write-once (WORM)");
+        health.set("storage_worm", true, probe.detail.clone());
+    } else if cfg.seal.allow_non_worm {
+        tracing::warn!(bucket = %cfg.s3.evidence_bucket, detail = %probe.detail, "evidence store is NOT write-once (WORM); sealing anyway because seal.allow_non_worm = true: packages are protected by put-if-absent, signatures and the ledger only");
+        health.set("storage_worm", true, format!("NOT WORM, allowed by seal.allow_non_worm: {}", probe.detail));
+    } else {
+        health.set("storage_worm", false, probe.detail.clone());
+        bail!(
+            "the evidence store is not write-once: {}. Enable S3 Object Lock on bucket {} (it must be created with it), or set seal.allow_non_worm = true to accept this",
+            probe.detail,
+            cfg.s3.evidence_bucket
+        );
     }
-    tracing::warn!(bucket = %cfg.s3.evidence_bucket, "evidence store not verified as write-once (WORM); packages are put-if-absent only");
-    health.set("storage_worm", true, "not verified; allowed by seal.allow_non_worm");
-    let h = handler::SealHandler::new(cfg.clone(), store, js.clone(), Arc::new(provenance::Unsigned), worm);
+    let h = handler::SealHandler::new(cfg.clone(), store, js.clone(), Arc::new(creds), probe.worm);
     worker_runtime::consume(h, js, cfg.consumer.clone(), shutdown).await
+}
+
+/// The configured signing identity, or the development one (created once in
+/// `seal.dev_identity_dir`). Returns whether it is the development one.
+///
+/// # Errors
+/// Unreadable or inconsistent key and certificate files.
+pub fn identity(seal: &config::SealSection) -> anyhow::Result<(credentials::Credentials, bool)> {
+    if let (Some(chain), Some(key)) = (&seal.certificate_chain, &seal.private_key) {
+        let c = credentials::Credentials::load(chain, key, seal.timestamp_authority.clone())?;
+        tracing::info!(signer = c.subject(), cert_sha256 = c.cert_sha256(), "signing identity loaded");
+        return Ok((c, false));
+    }
+    let dir = &seal.dev_identity_dir;
+    let chain = dir.join("signer.chain.pem");
+    if !chain.exists() {
+        // Created in a sibling folder and renamed, so concurrent first starts agree on one.
+        let parent = dir.parent().unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+        let tmp = tempfile::Builder::new().prefix(".dev-identity-").tempdir_in(parent)?;
+        credentials::dev_ca(tmp.path(), "Evidence Pipeline Development", 3650)?;
+        let tmp = tmp.keep();
+        if std::fs::rename(&tmp, dir).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    let c = credentials::Credentials::load(&chain, &dir.join("signer.key.pem"), seal.timestamp_authority.clone())?;
+    tracing::warn!(
+        signer = c.subject(),
+        trust_anchor = %dir.join("ca.cert.pem").display(),
+        "signing with the DEVELOPMENT identity: packages verify only against this development CA; set seal.certificate_chain and seal.private_key for production"
+    );
+    Ok((c, true))
 }

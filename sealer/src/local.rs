@@ -1,23 +1,23 @@
-//! `sealer seal` and `sealer verify` on local folders: the same package layout and seal record
-//! as in the evidence bucket, without a server. Operators use it to debug; `sealer verify` is
-//! also what a recipient of an exported package runs.
-//!
-//! Folder layout (keys relative to the package prefix): `original/<file>`,
-//! `derivatives/<profile>.<ext>`, `continuity.json`, `seal.json`.
+//! `sealer seal` on local files: the same package as the worker writes to the evidence bucket
+//! (original byte for byte with its C2PA sidecar, copies with embedded manifests, continuity
+//! report, `seal.json`, `seal.sig`), in a folder, without a server and without a ledger record.
+//! Operators use it to debug; `sealer verify <folder>` checks the result.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use evidence_contracts::keys::{PackageKeys, check_file_name};
-use evidence_contracts::report::{ScanReportV1, Verdict};
-use evidence_contracts::seal::{ContinuityV1, ObjectRole, PackageObjectV1, SealRecordSchema, SealRecordV1, digests_of};
+use evidence_contracts::report::ScanReportV1;
+use evidence_contracts::seal::{
+    ContinuityV1, ManifestBindingV1, ObjectRole, PackageObjectV1, ProvenanceV1, SealRecordSchema, SealRecordV1,
+};
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId};
 use object_store::{Digests, StreamHasher};
 
-use crate::provenance::{Provenance, Unsigned};
+use crate::credentials::Credentials;
+use crate::manifest::{self, RecordingAssertion};
 
 /// `sealer seal` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,6 +40,15 @@ pub struct SealArgs {
     /// Folder in which the package folder is created.
     #[arg(long)]
     pub out: PathBuf,
+    /// Signer certificate chain (PEM); with --key. Default: the development identity in
+    /// --dev-identity-dir (created on first use).
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Signer private key (PKCS#8 PEM, P-256).
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+    #[arg(long, default_value_os_t = crate::config::SealSection::default().dev_identity_dir)]
+    pub dev_identity_dir: PathBuf,
     pub original: PathBuf,
 }
 
@@ -125,12 +134,117 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             "--report is required: a package always carries the continuity report (run `ingest-worker scan --json FILE > report.json`)"
         ),
     };
+    let creds = match (&a.cert, &a.key) {
+        (Some(c), Some(k)) => Credentials::load(c, k, None)?,
+        _ => {
+            let seal =
+                crate::config::SealSection { dev_identity_dir: a.dev_identity_dir.clone(), ..Default::default() };
+            let (c, _) = crate::identity(&seal)?;
+            eprintln!(
+                "note: signed with the development identity; verify with --trust {}",
+                a.dev_identity_dir.join("ca.cert.pem").display()
+            );
+            c
+        }
+    };
+    let report_obj = objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).cloned();
+    let report_sha = report_obj.as_ref().map(|o| o.sha256).unwrap_or(evidence_contracts::Sha256Digest([0; 32]));
+    let assertion = RecordingAssertion {
+        evidence_id: id,
+        station_id: station.clone(),
+        device_id: device.clone(),
+        officer_id: officer.clone(),
+        file_name: name.clone(),
+        recorded_start: a.recorded_start,
+        recorded_end: None,
+        docked_at: now,
+        ingested_at: now,
+        original_size: digests.size,
+        original_blake3: digests.blake3,
+        original_sha256: digests.sha256,
+        continuity_verdict: continuity.verdict,
+        continuity_readable: continuity.readable,
+        continuity_findings: continuity.findings,
+        continuity_report_blake3: continuity.report_blake3,
+        continuity_report_sha256: report_sha,
+    };
+    let original_path = rel(&keys.original(&name));
+    let scratch = tempfile::tempdir_in(&root)?;
+    let mut manifests = Vec::new();
+    let side_key = manifest::sidecar_key(&keys.original(&name));
+    let sidecar = match manifest::sign_original(&creds, &original_path, &name, &assertion, scratch.path()) {
+        Ok(s) => {
+            write_new(&rel(&side_key), &s.bytes)?;
+            objects.push(obj(
+                ObjectRole::C2paSidecar,
+                None,
+                side_key.clone(),
+                object_store::hash_file(&rel(&side_key))?,
+            ));
+            manifests.push(binding(
+                &keys.original(&name),
+                "sidecar",
+                Some(side_key),
+                &s.hash_binding,
+                s.label.clone(),
+                None,
+            ));
+            Some(s)
+        }
+        Err(e) => {
+            manifests.push(binding(&keys.original(&name), "none", None, "none", None, Some(format!("{e:#}"))));
+            None
+        }
+    };
     for (profile, file) in &a.copies {
         let ext = file.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "bin".into());
         let key = keys.derivative(profile, &ext);
-        let d = copy_hashing(file, &rel(&key))?;
-        objects.push(obj(ObjectRole::Derivative, Some(profile.clone()), key, d));
+        let format = manifest::c2pa_format(&format!("x.{ext}")).filter(|f| f.starts_with("video/mp4"));
+        match (&sidecar, format) {
+            (Some(side), Some(format)) => {
+                let label =
+                    manifest::sign_copy(&creds, file, &rel(&key), format, profile, &original_path, side, &assertion)?;
+                manifests.push(binding(&key, "embedded", None, "c2pa.hash.bmff", label, None));
+                objects.push(obj(
+                    ObjectRole::Derivative,
+                    Some(profile.clone()),
+                    key.clone(),
+                    object_store::hash_file(&rel(&key))?,
+                ));
+            }
+            (Some(side), None) => {
+                let d = copy_hashing(file, &rel(&key))?;
+                objects.push(obj(ObjectRole::Derivative, Some(profile.clone()), key.clone(), d));
+                let title = key.rsplit('/').next().unwrap_or(&key).to_owned();
+                let s = manifest::sign_copy_sidecar(
+                    &creds,
+                    &rel(&key),
+                    &title,
+                    profile,
+                    &original_path,
+                    side,
+                    &assertion,
+                    scratch.path(),
+                )?;
+                let sk = manifest::sidecar_key(&key);
+                write_new(&rel(&sk), &s.bytes)?;
+                objects.push(obj(
+                    ObjectRole::C2paSidecar,
+                    Some(profile.clone()),
+                    sk.clone(),
+                    object_store::hash_file(&rel(&sk))?,
+                ));
+                manifests.push(binding(&key, "sidecar", Some(sk), &s.hash_binding, s.label, None));
+            }
+            (None, _) => {
+                let d = copy_hashing(file, &rel(&key))?;
+                objects.push(obj(ObjectRole::Derivative, Some(profile.clone()), key.clone(), d));
+                manifests.push(binding(&key, "none", None, "none", None, Some("the original has no manifest".into())));
+            }
+        }
     }
+    drop(scratch);
+    let all = manifests.iter().all(|m| m.placement != "none");
     let record = SealRecordV1 {
         schema: SealRecordSchema,
         evidence_id: id,
@@ -149,92 +263,49 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         objects,
         continuity,
         decisions,
-        provenance: Unsigned.describe(),
+        provenance: ProvenanceV1 {
+            c2pa: if all { "c2pa" } else { "partial" }.into(),
+            signature: None,
+            signer: Some(creds.subject().to_owned()),
+            signer_sha256: Some(creds.cert_sha256().to_owned()),
+            assertion_label: Some(manifest::ASSERTION_LABEL.into()),
+            manifests,
+        },
         retention: None,
     };
-    let seal_path = rel(&keys.seal_record());
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&seal_path)
-        .with_context(|| format!("create {}", seal_path.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(&record)?)?;
-    f.sync_all()?;
+    let body = serde_json::to_vec_pretty(&record)?;
+    write_new(&rel(&keys.seal_record()), &body)?;
+    let sig = creds.sign(&keys.seal_record(), &body);
+    write_new(&rel(&keys.seal_signature()), &serde_json::to_vec_pretty(&sig)?)?;
     println!("{}", root.display());
     Ok(())
 }
 
-/// Result of checking one object.
-#[derive(Debug, serde::Serialize)]
-struct Check {
-    key: String,
-    ok: bool,
-    problem: Option<String>,
+fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("create {} (a package is never overwritten)", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
 }
 
-/// Recomputes every digest of a package folder against its `seal.json`.
-///
-/// # Errors
-/// No readable seal record.
-pub fn verify(package: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let seal_path = package.join("seal.json");
-    let text = std::fs::read(&seal_path).with_context(|| format!("read {}", seal_path.display()))?;
-    let record: SealRecordV1 = serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not an evidence.seal.record.v1", seal_path.display()))?;
-    let mut checks = Vec::new();
-    for o in &record.objects {
-        let rel = o.key.strip_prefix(&record.prefix).unwrap_or(&o.key);
-        let path = package.join(rel);
-        let problem = match object_store::hash_file(&path) {
-            Err(e) => Some(format!("cannot read {}: {e}", path.display())),
-            Ok(d) if d.size != o.size_bytes => Some(format!("{} bytes, sealed as {}", d.size, o.size_bytes)),
-            Ok(d) if d.blake3 != o.blake3 => Some(format!("BLAKE3 {} differs from sealed {}", d.blake3, o.blake3)),
-            Ok(d) if d.sha256 != o.sha256 => Some(format!("SHA-256 {} differs from sealed {}", d.sha256, o.sha256)),
-            Ok(_) => None,
-        };
-        checks.push(Check { key: rel.to_owned(), ok: problem.is_none(), problem });
+fn binding(
+    asset: &str,
+    placement: &str,
+    manifest_key: Option<String>,
+    hash: &str,
+    label: Option<String>,
+    reason: Option<String>,
+) -> ManifestBindingV1 {
+    ManifestBindingV1 {
+        asset_key: asset.to_owned(),
+        placement: placement.into(),
+        manifest_key,
+        hash_binding: hash.into(),
+        manifest_label: label,
+        reason,
     }
-    if let Some(r) = record.objects.iter().find(|o| o.role == ObjectRole::ContinuityReport)
-        && r.blake3 != record.continuity.report_blake3
-    {
-        checks.push(Check {
-            key: "seal.json".into(),
-            ok: false,
-            problem: Some("continuity.report_blake3 does not match the report object listed".into()),
-        });
-    }
-    if record.original().is_none() {
-        checks.push(Check { key: "seal.json".into(), ok: false, problem: Some("lists no original".into()) });
-    }
-    let ok = checks.iter().all(|c| c.ok);
-    if json {
-        let (b3, sha) = digests_of(&text);
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "evidence_id": record.evidence_id,
-                "ok": ok,
-                "seal_record": {"blake3": b3, "sha256": sha},
-                "continuity_verdict": record.continuity.verdict,
-                "provenance": record.provenance,
-                "objects": checks,
-            }))?
-        );
-    } else {
-        println!("evidence {}  sealed {} by {}", record.evidence_id, record.sealed_at.to_rfc3339(), record.sealed_by);
-        for c in &checks {
-            println!(
-                "  {} {}{}",
-                if c.ok { "ok  " } else { "FAIL" },
-                c.key,
-                c.problem.as_deref().map(|p| format!(": {p}")).unwrap_or_default()
-            );
-        }
-        if record.continuity.verdict != Verdict::Continuous {
-            println!("  note: continuity verdict is {} (see continuity.json)", record.continuity.verdict.as_str());
-        }
-        println!("  note: provenance c2pa={} (digests only)", record.provenance.c2pa);
-        println!("{}", if ok { "VERIFIED" } else { "NOT VERIFIED" });
-    }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -189,10 +189,42 @@ fn sign_sidecar(
     })
 }
 
-/// Writes `copy_out`: `copy_in` with an embedded manifest (`c2pa.opened` the original, then
-/// `c2pa.transcoded` by `profile`), the original and its sidecar as the parent ingredient.
-/// Written to a temporary name in the same folder and renamed: c2pa leaves a 0-byte output
-/// when signing fails.
+/// The manifest of a copy: `c2pa.opened` the original, then `c2pa.transcoded` by `profile`,
+/// with the original and its sidecar as the parent ingredient.
+fn copy_builder(
+    title: &str,
+    format: &str,
+    profile: &str,
+    original: &Path,
+    sidecar: &Sidecar,
+    assertion: &RecordingAssertion,
+) -> anyhow::Result<c2pa::Builder> {
+    let ctx = context(None)?;
+    let actions = serde_json::json!([
+        { "action": "c2pa.opened", "parameters": { "ingredientIds": ["original"] } },
+        { "action": "c2pa.transcoded", "description": format!("transcoded by profile {profile} (pipelines/{profile}.toml)"),
+          "parameters": { "ingredientIds": ["original"] } },
+    ]);
+    let mut builder = c2pa::Builder::from_context(ctx).with_definition(definition(title, format, actions))?;
+    builder.add_assertion(ASSERTION_LABEL, assertion)?;
+    let mut orig = std::fs::File::open(original).with_context(|| format!("open {}", original.display()))?;
+    // The path that works in c2pa 0.90.22 for a sidecar-described parent: an ingredient built
+    // from the original's stream info, given the sidecar as its manifest data and the sidecar's
+    // validation results (no public setter: they go in through the ingredient's JSON form).
+    let base = c2pa::Ingredient::from_stream_info(&mut orig, sidecar.format.as_str(), assertion.file_name.as_str());
+    let mut json = serde_json::to_value(&base)?;
+    json["relationship"] = "parentOf".into();
+    json["label"] = "original".into();
+    json["validation_results"] = sidecar.validation_results.clone();
+    let mut ingredient = c2pa::Ingredient::from_json(&json.to_string())?;
+    ingredient.set_manifest_data(sidecar.bytes.clone())?;
+    builder.add_ingredient(ingredient);
+    Ok(builder)
+}
+
+/// Writes `copy_out`: `copy_in` with an embedded manifest (see [`copy_builder`]). Written to a
+/// temporary name in the same folder and renamed: c2pa leaves a 0-byte output when signing
+/// fails. Returns the manifest label.
 ///
 /// # Errors
 /// The copy's format has no c2pa handler, or signing fails.
@@ -207,27 +239,8 @@ pub fn sign_copy(
     sidecar: &Sidecar,
     assertion: &RecordingAssertion,
 ) -> anyhow::Result<Option<String>> {
-    let ctx = context(None)?;
-    let actions = serde_json::json!([
-        { "action": "c2pa.opened", "parameters": { "ingredientIds": ["original"] } },
-        { "action": "c2pa.transcoded", "description": format!("transcoded by profile {profile} (pipelines/{profile}.toml)"),
-          "parameters": { "ingredientIds": ["original"] } },
-    ]);
     let title = copy_out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut builder = c2pa::Builder::from_context(ctx).with_definition(definition(&title, copy_format, actions))?;
-    builder.add_assertion(ASSERTION_LABEL, assertion)?;
-    let mut orig = std::fs::File::open(original).with_context(|| format!("open {}", original.display()))?;
-    // The path that works in c2pa 0.90.22 for a sidecar-described parent: an ingredient built
-    // from the original's stream info, given the sidecar as its manifest data and the sidecar's
-    // validation results (no public setter: they go in through the ingredient's JSON form).
-    let base = c2pa::Ingredient::from_stream_info(&mut orig, sidecar.format.as_str(), assertion.file_name.as_str());
-    let mut json = serde_json::to_value(&base)?;
-    json["relationship"] = "parentOf".into();
-    json["label"] = "original".into();
-    json["validation_results"] = sidecar.validation_results.clone();
-    let mut ingredient = c2pa::Ingredient::from_json(&json.to_string())?;
-    ingredient.set_manifest_data(sidecar.bytes.clone())?;
-    builder.add_ingredient(ingredient);
+    let mut builder = copy_builder(&title, copy_format, profile, original, sidecar, assertion)?;
     let signer = creds.c2pa_signer()?;
     let dir = copy_out.parent().unwrap_or(Path::new("."));
     let mut tmp =
@@ -243,6 +256,62 @@ pub fn sign_copy(
         anyhow::bail!("the signed copy does not validate: {e}");
     }
     Ok(check.label)
+}
+
+/// A sidecar for a copy c2pa cannot embed into (Matroska): same manifest as [`sign_copy`],
+/// bound by a whole-file data hash. The copy is only read.
+///
+/// # Errors
+/// Signing fails.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_copy_sidecar(
+    creds: &Credentials,
+    copy: &Path,
+    title: &str,
+    profile: &str,
+    original: &Path,
+    sidecar: &Sidecar,
+    assertion: &RecordingAssertion,
+    scratch: &Path,
+) -> anyhow::Result<Sidecar> {
+    let mut builder = copy_builder(title, GENERIC_FORMAT, profile, original, sidecar, assertion)?;
+    builder.set_no_embed(true);
+    let signer = creds.c2pa_signer()?;
+    let mut source = std::fs::File::open(copy).with_context(|| format!("open {}", copy.display()))?;
+    let mut dest =
+        tempfile::tempfile_in(scratch).with_context(|| format!("temporary file in {}", scratch.display()))?;
+    let bytes = builder.sign(signer.as_ref(), GENERIC_FORMAT, &mut source, &mut dest)?;
+    let check = read_sidecar(copy, GENERIC_FORMAT, &bytes, None);
+    if let Some(e) = check.failures.first() {
+        anyhow::bail!("the signed sidecar of the copy does not validate: {e}");
+    }
+    Ok(Sidecar {
+        bytes,
+        hash_binding: check.hash_binding,
+        format: GENERIC_FORMAT.to_owned(),
+        label: check.label,
+        validation_results: check.validation_results,
+    })
+}
+
+/// Finds the format under which an existing sidecar validates against `asset` (its own
+/// format first, then the whole-file binding).
+pub fn reopen_sidecar(asset: &Path, file_name: &str, bytes: Vec<u8>) -> Result<Sidecar, String> {
+    let mut reasons = Vec::new();
+    for format in c2pa_format(file_name).into_iter().chain([GENERIC_FORMAT]) {
+        let check = read_sidecar(asset, format, &bytes, None);
+        if check.failures.is_empty() {
+            return Ok(Sidecar {
+                bytes,
+                hash_binding: check.hash_binding,
+                format: format.to_owned(),
+                label: check.label,
+                validation_results: check.validation_results,
+            });
+        }
+        reasons.push(format!("{format}: {}", check.failures.join("; ")));
+    }
+    Err(reasons.join(" | "))
 }
 
 /// What validating one manifest found.

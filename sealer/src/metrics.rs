@@ -12,6 +12,9 @@ struct Metrics {
     manifests: IntCounterVec,
     worm: IntGauge,
     ingest_to_seal: Histogram,
+    ledger_records: IntCounterVec,
+    ledger_head: IntGauge,
+    dev_identity: IntGauge,
 }
 
 static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
@@ -36,7 +39,7 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     ),
     manifests: m::counter_vec(
         "evidence_sealer_manifests_signed_total",
-        "C2PA manifests signed, by result (none until signing is configured).",
+        "C2PA manifests attached to package objects: ok (signed or an earlier attempt's reused and validated), failed (stored without one; the reason is in the seal record).",
         &["result"],
     ),
     worm: m::gauge(
@@ -48,6 +51,19 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         "Time from verified ingest to sealed package.",
         m::duration_buckets(),
     ),
+    ledger_records: m::counter_vec(
+        "evidence_sealer_ledger_records_total",
+        "Custody-ledger records: appended, or already_present (redelivery).",
+        &["result"],
+    ),
+    ledger_head: m::gauge(
+        "evidence_sealer_ledger_last_seq",
+        "Sequence of the last ledger record this sealer wrote or found.",
+    ),
+    dev_identity: m::gauge(
+        "evidence_sealer_development_identity",
+        "1 when packages are signed with the development CA (not for production), else 0.",
+    ),
 });
 
 pub fn init() {
@@ -55,8 +71,11 @@ pub fn init() {
     for r in ["sealed", "already_sealed"] {
         m.packages.with_label_values(&[r]);
     }
-    for r in ["ok", "failed", "none"] {
+    for r in ["ok", "failed"] {
         m.manifests.with_label_values(&[r]);
+    }
+    for r in ["appended", "already_present"] {
+        m.ledger_records.with_label_values(&[r]);
     }
     m.hashed.get();
     m.put_seconds.get_sample_count();
@@ -74,6 +93,15 @@ pub fn package(result: &'static str) {
 
 pub fn manifest(result: &'static str) {
     M.manifests.with_label_values(&[result]).inc();
+}
+
+pub fn ledger(seq: u64, fresh: bool) {
+    M.ledger_records.with_label_values(&[if fresh { "appended" } else { "already_present" }]).inc();
+    M.ledger_head.set(i64::try_from(seq).unwrap_or(i64::MAX));
+}
+
+pub fn development_identity(v: bool) {
+    M.dev_identity.set(i64::from(v));
 }
 
 pub fn worm(v: bool) {

@@ -40,8 +40,13 @@ async fn killed_mid_job(worker: &str, started_line: &str) {
         .expect("list");
     let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
     keys.sort();
-    let mut expected: Vec<String> =
-        ev.objects.iter().map(|o| o.key.clone()).chain([ev.seal_record.key.clone()]).collect();
+    let mut expected: Vec<String> = ev
+        .objects
+        .iter()
+        .map(|o| o.key.clone())
+        .chain([ev.seal_record.key.clone()])
+        .chain(ev.seal_signature.iter().map(|s| s.key.clone()))
+        .collect();
     expected.sort();
     assert_eq!(keys, expected);
     assert_eq!(ev.subject(), subjects::sealed(&ev.evidence_id));

@@ -8,3 +8,4 @@ mod support;
 mod chain;
 mod crash;
 mod rejects;
+mod sealing;

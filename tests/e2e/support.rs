@@ -59,6 +59,9 @@ impl Pipeline {
                 "\n[transcode]\nspool_dir = \"{d}/spool-transcode\"\npipelines_dir = \"{}\"\nthreads = 1\n",
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pipelines").display()
             )),
+            "sealer" => t.push_str(&format!(
+                "\n[seal]\nspool_dir = \"{d}/spool-seal\"\ndev_identity_dir = \"{d}/pki\"\ncheckpoint_every = 3\n"
+            )),
             _ => {}
         }
         t

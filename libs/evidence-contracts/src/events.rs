@@ -41,6 +41,15 @@ pub struct EvidenceSealedV1 {
     pub readable: bool,
     /// Whether the evidence store enforced write-once retention when the package was written.
     pub worm: bool,
+    /// The detached ES256 signature over `seal.json` (`seal.sig`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_signature: Option<PackageObjectV1>,
+    /// Sequence of the package's record in the custody ledger (`EVIDENCE_LEDGER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_seq: Option<u64>,
+    /// `c2pa`, `partial` or `none`: see the seal record's `provenance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c2pa: Option<String>,
 }
 
 impl Message for EvidenceSealedV1 {

@@ -10,7 +10,11 @@
 //!   - `evidence/<officer_id>/<yyyy>/<mm>/<dd>/<evidence_id>/original/<file_name>`
 //!   - `…/<evidence_id>/derivatives/<profile>.<ext>`
 //!   - `…/<evidence_id>/continuity.json`
-//!   - `…/<evidence_id>/seal.json` (written last: its presence means the package is complete)
+//!   - `…/<evidence_id>/original/<stem>.c2pa`: C2PA sidecar manifest bound to the original
+//!   - `…/<evidence_id>/derivatives/<profile>.c2pa`: sidecar of a copy c2pa cannot embed into
+//!   - `…/<evidence_id>/seal.json`: written after every object above; lists them all
+//!   - `…/<evidence_id>/seal.sig`: detached ES256 signature over `seal.json`, written after it
+//!   - `ledger/checkpoints/<seq:020>.json` and `.sig`: signed custody-ledger checkpoints
 //!
 //!   The date is the recording's start (UTC) when known, else the docking time.
 
@@ -117,6 +121,10 @@ impl PackageKeys {
     }
     pub fn seal_record(&self) -> String {
         format!("{}seal.json", self.prefix)
+    }
+    /// The detached signature over `seal.json`.
+    pub fn seal_signature(&self) -> String {
+        format!("{}seal.sig", self.prefix)
     }
 }
 

@@ -16,4 +16,4 @@ mod store;
 pub use config::S3Config;
 pub use error::StoreError;
 pub use hashing::{Digests, StreamHasher, hash_file};
-pub use store::{Head, PutOpts, Store, Stored};
+pub use store::{Head, Lock, PutOpts, Store, Stored, WormProbe};

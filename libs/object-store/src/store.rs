@@ -8,7 +8,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ObjectLockRetention, ObjectLockRetentionMode,
+};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -43,6 +46,34 @@ pub struct PutOpts {
     pub content_type: Option<String>,
     /// Extra user metadata (`x-amz-meta-*`).
     pub metadata: Vec<(String, String)>,
+    /// S3 Object Lock to request (COMPLIANCE mode). Servers without Object Lock may ignore it:
+    /// [`Store::probe_worm`] tells whether they do.
+    pub lock: Option<Lock>,
+}
+
+/// Object Lock requested on a put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lock {
+    pub retain_until: chrono::DateTime<chrono::Utc>,
+    pub legal_hold: bool,
+}
+
+impl Lock {
+    fn date(&self) -> aws_smithy_types::DateTime {
+        aws_smithy_types::DateTime::from_secs(self.retain_until.timestamp())
+    }
+    fn hold(&self) -> ObjectLockLegalHoldStatus {
+        if self.legal_hold { ObjectLockLegalHoldStatus::On } else { ObjectLockLegalHoldStatus::Off }
+    }
+}
+
+/// What the write-once probe found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WormProbe {
+    /// The store refused to delete a locked object version.
+    pub worm: bool,
+    /// One sentence for logs and `/healthz`.
+    pub detail: String,
 }
 
 /// Result of a put.
@@ -338,6 +369,12 @@ impl Store {
         if opts.if_absent {
             req = req.if_none_match("*");
         }
+        if let Some(l) = &opts.lock {
+            req = req
+                .object_lock_mode(ObjectLockMode::Compliance)
+                .object_lock_retain_until_date(l.date())
+                .object_lock_legal_hold_status(l.hold());
+        }
         match req.send().await {
             Ok(_) => Ok(Stored { digests: d, created: true }),
             Err(e) => self.after_failed_put(bucket, key, &d, e).await,
@@ -424,6 +461,132 @@ impl Store {
         self.upload_stream(dst_bucket, dst_key, source, expect, opts).await
     }
 
+    /// Keys under `prefix`, in key order.
+    ///
+    /// # Errors
+    /// Unreachable or refused.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.err("list", bucket, prefix, e))?;
+            for o in page.contents() {
+                if let Some(k) = o.key() {
+                    out.push((k.to_owned(), o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0)));
+                }
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Extends an object's COMPLIANCE retention to `lock.retain_until` and sets its legal hold.
+    /// Stores without Object Lock refuse or ignore this; the caller reports which.
+    ///
+    /// # Errors
+    /// Refused (e.g. shortening a COMPLIANCE retention, no Object Lock on the bucket), unreachable.
+    pub async fn set_lock(&self, bucket: &str, key: &str, lock: &Lock) -> Result<(), StoreError> {
+        self.client
+            .put_object_retention()
+            .bucket(bucket)
+            .key(key)
+            .retention(
+                ObjectLockRetention::builder()
+                    .mode(ObjectLockRetentionMode::Compliance)
+                    .retain_until_date(lock.date())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.err("put retention", bucket, key, e))?;
+        self.client
+            .put_object_legal_hold()
+            .bucket(bucket)
+            .key(key)
+            .legal_hold(ObjectLockLegalHold::builder().status(lock.hold()).build())
+            .send()
+            .await
+            .map_err(|e| self.err("put legal hold", bucket, key, e))?;
+        Ok(())
+    }
+
+    /// Finds out whether the bucket really refuses to delete a locked object: puts a small
+    /// object under `_worm-probe/` with a COMPLIANCE retention of `hold`, then tries to delete
+    /// that exact version. A store that ignores Object Lock headers (s3s-fs, Garage) deletes
+    /// it: not WORM. A store that enforces them refuses: WORM (the probe object then stays
+    /// until `hold` has passed; keep `hold` short).
+    ///
+    /// # Errors
+    /// Only an unreachable store; refusals are answers.
+    pub async fn probe_worm(&self, bucket: &str, hold: std::time::Duration) -> Result<WormProbe, StoreError> {
+        let key = format!("_worm-probe/{}", uuid::Uuid::new_v4());
+        let until = chrono::Utc::now() + chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::minutes(1));
+        let lock = Lock { retain_until: until, legal_hold: false };
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(ByteStream::from_static(b"write-once probe"))
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(lock.date())
+            .send()
+            .await;
+        let version = match put {
+            Ok(o) => o.version_id().map(str::to_owned),
+            Err(e) => {
+                return match self.err("put", bucket, &key, e) {
+                    e @ StoreError::Unreachable { .. } => Err(e),
+                    e => Ok(WormProbe {
+                        worm: false,
+                        detail: format!(
+                            "a locked put was refused ({e}): Object Lock is not enabled on bucket {bucket}"
+                        ),
+                    }),
+                };
+            }
+        };
+        let del = self.client.delete_object().bucket(bucket).key(&key).set_version_id(version.clone()).send().await;
+        match del {
+            Err(e) => match self.err("delete", bucket, &key, e) {
+                e @ StoreError::Unreachable { .. } => Err(e),
+                e => Ok(WormProbe {
+                    worm: true,
+                    detail: format!(
+                        "deleting a locked object version was refused ({e}); bucket {bucket} enforces Object Lock"
+                    ),
+                }),
+            },
+            Ok(_) => {
+                let still = self.head(bucket, &key).await?.is_some();
+                Ok(WormProbe {
+                    worm: false,
+                    detail: if still {
+                        format!(
+                            "bucket {bucket} accepted a delete of a locked object (the object remains only as an older version); not verified as write-once"
+                        )
+                    } else {
+                        format!(
+                            "bucket {bucket} accepted the Object Lock headers but deleted the locked object: not write-once"
+                        )
+                    },
+                })
+            }
+        }
+    }
+
     async fn upload_stream<S: ChunkSource>(
         &self,
         bucket: &str,
@@ -454,6 +617,12 @@ impl Store {
         }
         if let Some(ct) = &opts.content_type {
             create = create.content_type(ct);
+        }
+        if let Some(l) = &opts.lock {
+            create = create
+                .object_lock_mode(ObjectLockMode::Compliance)
+                .object_lock_retain_until_date(l.date())
+                .object_lock_legal_hold_status(l.hold());
         }
         let upload = create.send().await.map_err(|e| self.err("create multipart", bucket, key, e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();

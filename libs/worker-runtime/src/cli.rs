@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::config::{NatsConfig, TelemetryConfig};
 
 /// `run` options.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunArgs {
     /// TOML config file (see deploy/config/). Without it the embedded defaults are used.
     #[arg(long, short)]

@@ -1,0 +1,315 @@
+//! The custody ledger (contract in `evidence_contracts::ledger`): appending a hash-chained
+//! record exactly once, signed checkpoints, and replaying a stretch of the chain.
+//!
+//! Appending is optimistic: read the head (last sequence and its payload's SHA-256), publish
+//! with `Nats-Expected-Last-Sequence` = that sequence, retry when another sealer appended in
+//! between. So the chain has one order even with several sealers. A record for an evidence id
+//! and kind is appended once: its subject is looked up first, and its `Nats-Msg-Id` makes a
+//! concurrent duplicate a no-op within the stream's duplicate window.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, context::PublishErrorKind};
+use bytes::Bytes;
+use chrono::Utc;
+use evidence_contracts::ledger::{
+    self, GENESIS, LedgerCheckpointSchema, LedgerCheckpointV1, LedgerRecordV1, checkpoint_key, checkpoint_signature_key,
+};
+use evidence_contracts::subjects;
+use object_store::{PutOpts, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::Credentials;
+
+/// One stored ledger message, as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub subject: String,
+    /// The payload exactly as stored (UTF-8 JSON), so its SHA-256 can be recomputed.
+    pub payload: String,
+}
+
+/// Appends and reads the ledger.
+#[derive(Clone)]
+pub struct Ledger {
+    js: jetstream::Context,
+    store: Store,
+    bucket: String,
+    creds: Arc<Credentials>,
+    every: u64,
+}
+
+/// Where a record sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub sha256: String,
+    /// False when the record was already there (redelivery).
+    pub fresh: bool,
+}
+
+impl Ledger {
+    pub fn new(js: jetstream::Context, store: Store, bucket: String, creds: Arc<Credentials>, every: u64) -> Self {
+        Self { js, store, bucket, creds, every }
+    }
+
+    async fn stream(&self) -> anyhow::Result<jetstream::stream::Stream> {
+        self.js.get_stream(subjects::LEDGER_STREAM).await.context("get stream EVIDENCE_LEDGER")
+    }
+
+    /// Sequence and payload hash of the last record (0 and [`GENESIS`] when empty).
+    async fn head(&self) -> anyhow::Result<(u64, String)> {
+        let mut s = self.stream().await?;
+        let last = s.info().await.context("read EVIDENCE_LEDGER state")?.state.last_sequence;
+        if last == 0 {
+            return Ok((0, GENESIS.to_owned()));
+        }
+        let m = s.get_raw_message(last).await.with_context(|| format!("read ledger record {last}"))?;
+        Ok((last, ledger::record_sha256(&m.payload)))
+    }
+
+    /// Appends `rec` (its `prev_sha256` is filled in here) unless a record of the same kind
+    /// for the same evidence id exists.
+    ///
+    /// # Errors
+    /// NATS unreachable, or the head kept moving for 50 attempts.
+    pub async fn append_once(&self, mut rec: LedgerRecordV1) -> anyhow::Result<Appended> {
+        let subject = rec.subject();
+        if let Some(m) = worker_runtime::nats::last_on_subject(&self.js, subjects::LEDGER_STREAM, &subject).await? {
+            return Ok(Appended { seq: m.sequence, sha256: ledger::record_sha256(&m.payload), fresh: false });
+        }
+        for _ in 0..50 {
+            let (last, prev) = self.head().await?;
+            rec.prev_sha256 = prev;
+            rec.at = Utc::now();
+            let payload = serde_json::to_vec(&rec).context("encode ledger record")?;
+            let mut h = HeaderMap::new();
+            h.insert("Nats-Msg-Id", format!("ledger:{}:{}", rec.kind.as_str(), rec.evidence_id).as_str());
+            h.insert("Nats-Expected-Last-Sequence", last.to_string().as_str());
+            let sha = ledger::record_sha256(&payload);
+            let ack = async { self.js.publish_with_headers(subject.clone(), h, Bytes::from(payload)).await?.await };
+            match ack.await {
+                Ok(a) if a.duplicate => {
+                    // A concurrent attempt appended it: report the stored one.
+                    let m = worker_runtime::nats::last_on_subject(&self.js, subjects::LEDGER_STREAM, &subject)
+                        .await?
+                        .context("ledger reported a duplicate but holds no record")?;
+                    return Ok(Appended { seq: m.sequence, sha256: ledger::record_sha256(&m.payload), fresh: false });
+                }
+                Ok(a) => return Ok(Appended { seq: a.sequence, sha256: sha, fresh: true }),
+                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                    tracing::debug!(subject, "ledger head moved; retrying");
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("append ledger record on {subject}"))),
+            }
+        }
+        anyhow::bail!("ledger head kept moving for 50 attempts while appending {subject}")
+    }
+
+    /// Writes the checkpoint for `seq` if `seq` is a multiple of the interval and it is not
+    /// there yet, then announces it (once: message id `ledger-checkpoint:<seq>`).
+    ///
+    /// # Errors
+    /// Store or NATS failures.
+    pub async fn checkpoint_if_due(&self, seq: u64) -> anyhow::Result<Option<LedgerCheckpointV1>> {
+        if seq == 0 || !seq.is_multiple_of(self.every) {
+            return Ok(None);
+        }
+        self.checkpoint(seq).await.map(Some)
+    }
+
+    /// Writes (if absent) and announces the signed checkpoint at `seq`.
+    ///
+    /// # Errors
+    /// Store or NATS failures.
+    pub async fn checkpoint(&self, seq: u64) -> anyhow::Result<LedgerCheckpointV1> {
+        let key = checkpoint_key(seq);
+        let sig_key = checkpoint_signature_key(seq);
+        let body = if self.store.head(&self.bucket, &key).await?.is_some() {
+            self.store.get_bytes(&self.bucket, &key, 1 << 20).await?
+        } else {
+            let s = self.stream().await?;
+            let m = s.get_raw_message(seq).await.with_context(|| format!("read ledger record {seq}"))?;
+            let cp = LedgerCheckpointV1 {
+                schema: LedgerCheckpointSchema,
+                stream: subjects::LEDGER_STREAM.into(),
+                seq,
+                head_sha256: ledger::record_sha256(&m.payload),
+                at: Utc::now(),
+                key: key.clone(),
+                signature_key: sig_key.clone(),
+            };
+            let body = Bytes::from(serde_json::to_vec_pretty(&cp).context("encode checkpoint")?);
+            let opts = PutOpts { if_absent: true, content_type: Some("application/json".into()), ..Default::default() };
+            match self.store.put_bytes(&self.bucket, &key, body.clone(), &opts).await {
+                Ok(_) => body,
+                // A concurrent writer won with its own `at`: use what is stored.
+                Err(object_store::StoreError::Conflict { .. }) => {
+                    self.store.get_bytes(&self.bucket, &key, 1 << 20).await?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let sig = self.creds.sign(&key, &body);
+        let opts = PutOpts { if_absent: true, content_type: Some("application/json".into()), ..Default::default() };
+        let sig_body = Bytes::from(serde_json::to_vec_pretty(&sig).context("encode signature")?);
+        match self.store.put_bytes(&self.bucket, &sig_key, sig_body, &opts).await {
+            Ok(_) | Err(object_store::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let cp: LedgerCheckpointV1 = serde_json::from_slice(&body).context("stored checkpoint does not parse")?;
+        worker_runtime::nats::publish(&self.js, &cp).await?;
+        tracing::info!(seq, head = %cp.head_sha256, key, "ledger checkpoint written");
+        Ok(cp)
+    }
+}
+
+/// Records `from..=to` (clamped to the stream).
+///
+/// # Errors
+/// NATS failures.
+pub async fn read(js: &jetstream::Context, from: u64, to: u64) -> anyhow::Result<Vec<Entry>> {
+    let mut s = js.get_stream(subjects::LEDGER_STREAM).await.context("get stream EVIDENCE_LEDGER")?;
+    let last = s.info().await?.state.last_sequence;
+    let mut out = Vec::new();
+    for seq in from.max(1)..=to.min(last) {
+        match s.get_raw_message(seq).await {
+            Ok(m) => out.push(Entry {
+                seq,
+                subject: m.subject.to_string(),
+                payload: String::from_utf8(m.payload.to_vec()).context("ledger payload is not UTF-8")?,
+            }),
+            // A missing sequence is reported by the verifier as a gap.
+            Err(e) => tracing::warn!(seq, error = %e, "ledger record unreadable"),
+        }
+    }
+    Ok(out)
+}
+
+/// The newest checkpoint at or before `seq`, and the oldest after it, from the store.
+///
+/// # Errors
+/// Store failures.
+pub async fn checkpoints_around(store: &Store, bucket: &str, seq: u64) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+    let all = store.list(bucket, "ledger/checkpoints/").await?;
+    let seqs: Vec<u64> = all
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix("ledger/checkpoints/")?.strip_suffix(".json")?.parse().ok())
+        .collect();
+    Ok((seqs.iter().copied().filter(|s| *s <= seq).max(), seqs.iter().copied().filter(|s| *s > seq).min()))
+}
+
+/// What replaying a stretch of the chain found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChainCheck {
+    pub first: u64,
+    pub last: u64,
+    pub problems: Vec<String>,
+}
+
+/// Replays `entries` (sorted by the caller or not: order is checked): consecutive sequences,
+/// each record's `prev_sha256` equal to the SHA-256 of the one before. `anchor` is the expected
+/// hash before the first entry (from a checkpoint or [`GENESIS`] when it starts at 1).
+pub fn check_chain(entries: &[Entry], anchor: Option<(u64, &str)>) -> ChainCheck {
+    let mut c = ChainCheck {
+        first: entries.first().map_or(0, |e| e.seq),
+        last: entries.last().map_or(0, |e| e.seq),
+        problems: Vec::new(),
+    };
+    let mut prev: Option<(u64, String)> = anchor.map(|(s, h)| (s, h.to_owned()));
+    for e in entries {
+        let rec: LedgerRecordV1 = match serde_json::from_str(&e.payload) {
+            Ok(r) => r,
+            Err(err) => {
+                c.problems.push(format!("ledger record {}: does not parse ({err})", e.seq));
+                prev = Some((e.seq, ledger::record_sha256(e.payload.as_bytes())));
+                continue;
+            }
+        };
+        if e.subject != rec.subject() {
+            c.problems.push(format!("ledger record {}: stored on {} but says {}", e.seq, e.subject, rec.subject()));
+        }
+        match &prev {
+            Some((ps, ph)) => {
+                if e.seq != ps + 1 {
+                    c.problems.push(format!(
+                        "ledger record {} follows {}: records {}..{} are missing or out of order",
+                        e.seq,
+                        ps,
+                        ps + 1,
+                        e.seq.saturating_sub(1)
+                    ));
+                }
+                if &rec.prev_sha256 != ph {
+                    c.problems.push(format!(
+                        "ledger record {}: prev_sha256 {} is not the hash of record {} ({}): the chain is broken here",
+                        e.seq, rec.prev_sha256, ps, ph
+                    ));
+                }
+            }
+            None if e.seq == 1 && rec.prev_sha256 != GENESIS => {
+                c.problems.push("ledger record 1 does not start from the genesis hash".into());
+            }
+            None => {}
+        }
+        prev = Some((e.seq, ledger::record_sha256(e.payload.as_bytes())));
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evidence_contracts::ledger::{LedgerKind, LedgerRecordSchema};
+    use evidence_contracts::{Blake3Digest, Sha256Digest};
+
+    fn chain(n: u64) -> Vec<Entry> {
+        let mut prev = GENESIS.to_owned();
+        let mut out = Vec::new();
+        for seq in 1..=n {
+            let id = evidence_contracts::EvidenceId::derive(
+                &evidence_contracts::DeviceId::new("D").unwrap(),
+                &Blake3Digest([u8::try_from(seq).unwrap(); 32]),
+            );
+            let rec = LedgerRecordV1 {
+                schema: LedgerRecordSchema,
+                kind: LedgerKind::Seal,
+                evidence_id: id,
+                at: Utc::now(),
+                prev_sha256: prev.clone(),
+                seal_record_key: format!("k{seq}"),
+                seal_record_sha256: Sha256Digest([1; 32]),
+                seal_record_blake3: Blake3Digest([2; 32]),
+                actor: "test".into(),
+                detail: serde_json::Value::Null,
+            };
+            let payload = serde_json::to_string(&rec).unwrap();
+            prev = ledger::record_sha256(payload.as_bytes());
+            out.push(Entry { seq, subject: rec.subject(), payload });
+        }
+        out
+    }
+
+    #[test]
+    fn an_intact_chain_passes_and_removal_reordering_and_edits_are_caught() {
+        let c = chain(5);
+        assert!(check_chain(&c, None).problems.is_empty());
+        let mut removed = c.clone();
+        removed.remove(2);
+        assert!(!check_chain(&removed, None).problems.is_empty());
+        let mut swapped = c.clone();
+        swapped.swap(1, 2);
+        assert!(!check_chain(&swapped, None).problems.is_empty());
+        let mut edited = c.clone();
+        edited[3].payload = edited[3].payload.replace("\"k4\"", "\"k9\"");
+        let p = check_chain(&edited, None).problems;
+        assert!(p.iter().any(|x| x.contains("record 5")), "{p:?}");
+        // From a checkpoint: the anchor must match.
+        let anchor = ledger::record_sha256(c[1].payload.as_bytes());
+        assert!(check_chain(&c[2..], Some((2, &anchor))).problems.is_empty());
+        assert!(!check_chain(&c[2..], Some((2, GENESIS))).problems.is_empty());
+    }
+}
