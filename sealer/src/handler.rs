@@ -59,6 +59,21 @@ fn package_object(role: ObjectRole, profile: Option<String>, key: String, d: Dig
     PackageObjectV1 { role, profile, key, size_bytes: d.size, blake3: d.blake3, sha256: d.sha256 }
 }
 
+/// Fault injection for the crash tests: `SEALER_FAILPOINT=<name>` aborts the process at that
+/// step (SIGABRT: no cleanup, no ack), as a power loss there would. Unset in production.
+fn failpoint(name: &str) {
+    static POINT: std::sync::LazyLock<Option<String>> =
+        std::sync::LazyLock::new(|| std::env::var("SEALER_FAILPOINT").ok().filter(|s| !s.is_empty()));
+    if POINT.as_deref() == Some(name) {
+        tracing::warn!(failpoint = name, "SEALER_FAILPOINT reached: aborting");
+        std::process::abort();
+    }
+}
+
+/// Where [`failpoint`] can stop the sealer, in order.
+pub const FAILPOINTS: &[&str] =
+    &["after_original", "after_sidecar", "after_copies", "after_record", "after_signature", "after_ledger"];
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::task::spawn_blocking(f).await {
         Ok(v) => v,
@@ -463,6 +478,7 @@ impl SealHandler {
             .put_file("original", &original_key, &orig_path, od, &Self::opts(ObjectRole::Original, None, lock))
             .await?;
         let mut objects = vec![package_object(ObjectRole::Original, None, original_key.clone(), od)];
+        failpoint("after_original");
 
         // 2. The continuity report.
         let report = self
@@ -503,6 +519,7 @@ impl SealHandler {
         let (sidecar, original_binding) = self
             .original_sidecar(&orig_path, &original_key, &r.file_name, &assertion, spool.path(), &side_opts)
             .await?;
+        failpoint("after_sidecar");
         let mut manifests = vec![original_binding];
         let sidecar = sidecar.map(|(s, o)| {
             objects.push(o);
@@ -514,6 +531,7 @@ impl SealHandler {
             objects.extend(objs);
             manifests.push(binding);
         }
+        failpoint("after_copies");
         for o in &objects {
             self.read_back(o).await?;
         }
@@ -626,6 +644,7 @@ impl Handler for SealHandler {
         let record_key = keys.seal_record();
         let (bytes, record, fresh) = self.record(&job, &keys).await?;
         let (rec_b3, rec_sha) = evidence_contracts::seal::digests_of(&bytes);
+        failpoint("after_record");
 
         // The signature over the stored bytes.
         let sig_key = keys.seal_signature();
@@ -649,6 +668,7 @@ impl Handler for SealHandler {
             detail: format!("the stored signature does not verify over seal.json: {detail}"),
         })?;
         let (sig_b3, sig_sha) = evidence_contracts::seal::digests_of(&stored_sig);
+        failpoint("after_signature");
 
         // The ledger.
         let appended = self
@@ -668,6 +688,7 @@ impl Handler for SealHandler {
             .await
             .map_err(SealError::Ledger)?;
         metrics::ledger(appended.seq, appended.fresh);
+        failpoint("after_ledger");
         self.ledger.checkpoint_if_due(appended.seq).await.map_err(SealError::Ledger)?;
 
         let event = EvidenceSealedV1 {

@@ -110,3 +110,55 @@ async fn worker_runtime_last(js: &async_nats::jetstream::Context, stream: &str, 
     let s = js.get_stream(stream).await.ok()?;
     s.get_last_raw_message_by_subject(subject).await.ok().map(|m| m.payload)
 }
+
+/// The sealer stopped dead (SIGABRT, no ack) after each step of a seal in turn: after the
+/// original is stored, after its sidecar, after the copies, after `seal.json`, after `seal.sig`,
+/// after the ledger record. Each time the restarted sealer finishes the same package: one
+/// event, one ledger record, exactly the package's objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealer_aborted_at_every_step_finishes_one_package_each_time() {
+    let mut p = Pipeline::new().expect("servers start");
+    p.start("ingest-worker").expect("ingest");
+    p.start("transcoder").expect("transcoder");
+    for (i, point) in sealer::handler::FAILPOINTS.iter().enumerate() {
+        let idx = p.start_with_env("sealer", &[("SEALER_FAILPOINT", point)]).expect("sealer");
+        let rec = p.dir.path().join(format!("OF0001_CAM05_202611281300{i:02}_000{i}.MP4"));
+        mp4(&rec, &Spec { seconds: 2, ..Default::default() }).expect("generate");
+        p.push("CAM05", &[&rec]).expect("push");
+        let status = p.workers[idx].wait_exit(Duration::from_secs(120)).expect("sealer aborts at the failpoint");
+        assert!(!status.success(), "{point}: the sealer was meant to abort");
+        let restarted = p.start("sealer").expect("restart");
+        let events = p.sealed(i + 1, Duration::from_secs(120)).await.expect("events");
+        assert_eq!(events.len(), i + 1, "{point}: {events:#?}");
+        p.workers[restarted].terminate(Duration::from_secs(20)).expect("stop");
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let events = p.sealed(FAILPOINTS_LEN + 1, Duration::from_secs(2)).await.expect("events");
+    assert_eq!(events.len(), FAILPOINTS_LEN, "a duplicate sealed event appeared");
+    let store = p.store().await.expect("store");
+    let mut seqs = Vec::new();
+    for ev in &events {
+        let mut keys: Vec<String> =
+            store.list(&p.s3cfg.evidence_bucket, &ev.prefix).await.expect("list").into_iter().map(|(k, _)| k).collect();
+        keys.sort();
+        let mut expected: Vec<String> = ev
+            .objects
+            .iter()
+            .map(|o| o.key.clone())
+            .chain([ev.seal_record.key.clone()])
+            .chain(ev.seal_signature.iter().map(|s| s.key.clone()))
+            .collect();
+        expected.sort();
+        assert_eq!(keys, expected, "{}", ev.file_name);
+        assert_eq!(ev.c2pa.as_deref(), Some("c2pa"));
+        seqs.push(ev.ledger_seq.expect("ledger seq"));
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=FAILPOINTS_LEN as u64).collect::<Vec<_>>(), "one ledger record per package, none twice");
+    let client = async_nats::connect(&p.nats.url).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let mut ledger = js.get_stream(subjects::LEDGER_STREAM).await.expect("ledger stream");
+    assert_eq!(ledger.info().await.expect("info").state.messages, FAILPOINTS_LEN as u64);
+}
+
+const FAILPOINTS_LEN: usize = sealer::handler::FAILPOINTS.len();

@@ -9,3 +9,4 @@ mod chain;
 mod crash;
 mod rejects;
 mod sealing;
+mod worm;

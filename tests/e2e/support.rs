@@ -11,6 +11,8 @@ use test_harness::{NatsServer, S3Server, Worker, workspace_bin};
 
 pub struct Pipeline {
     pub nats: NatsServer,
+    /// The s3s-fs server (kept alive even when [`Self::use_s3`] points the workers elsewhere).
+    #[allow(dead_code)]
     pub s3: S3Server,
     pub s3cfg: object_store::S3Config,
     pub dir: tempfile::TempDir,
@@ -32,6 +34,22 @@ impl Pipeline {
         Ok(p)
     }
 
+    /// Points every worker at another S3 endpoint (e.g. the moto mock) and rewrites the configs.
+    pub fn use_s3(&mut self, cfg: object_store::S3Config) -> anyhow::Result<()> {
+        self.s3cfg = cfg;
+        for w in ["ingest-worker", "transcoder", "sealer", "station"] {
+            std::fs::write(self.config_path(w), self.config_text(w))?;
+        }
+        Ok(())
+    }
+
+    /// Appends `extra` to a worker's `[seal]`/`[…]` section text (the config is rewritten).
+    pub fn config_append(&self, worker: &str, section: &str, extra: &str) -> anyhow::Result<()> {
+        let text = self.config_text(worker).replace(&format!("[{section}]\n"), &format!("[{section}]\n{extra}\n"));
+        std::fs::write(self.config_path(worker), text)?;
+        Ok(())
+    }
+
     pub fn config_path(&self, worker: &str) -> PathBuf {
         self.dir.path().join(format!("{worker}.toml"))
     }
@@ -42,7 +60,7 @@ impl Pipeline {
             "[nats]\nurl = \"{}\"\n\n[s3]\nendpoint = \"{}\"\nworking_bucket = \"{}\"\nevidence_bucket = \"{}\"\n\
              access_key_id = \"{}\"\nsecret_access_key_file = \"{d}/s3-secret\"\npart_size = 5242880\n",
             self.nats.url,
-            self.s3.endpoint,
+            self.s3cfg.endpoint.clone().unwrap_or_default(),
             self.s3cfg.working_bucket,
             self.s3cfg.evidence_bucket,
             test_harness::S3_ACCESS_KEY,
@@ -69,9 +87,14 @@ impl Pipeline {
 
     /// Starts one worker binary with `run --config`, waits until it consumes.
     pub fn start(&mut self, worker: &str) -> anyhow::Result<usize> {
+        self.start_with_env(worker, &[])
+    }
+
+    /// [`Self::start`] with extra environment (e.g. a sealer fault-injection point).
+    pub fn start_with_env(&mut self, worker: &str, envs: &[(&str, &str)]) -> anyhow::Result<usize> {
         let bin = workspace_bin(worker)?;
         let cfg = self.config_path(worker).display().to_string();
-        let mut w = Worker::spawn(worker, &bin, &["run", "--config", &cfg], &[])?;
+        let mut w = Worker::spawn(worker, &bin, &["run", "--config", &cfg], envs)?;
         w.wait_for_line("consuming", Duration::from_secs(30))?;
         self.workers.push(w);
         Ok(self.workers.len() - 1)

@@ -20,6 +20,8 @@ pub enum StoreError {
     Conflict { bucket: String, key: String, detail: String },
     #[error("s3://{bucket}/{key}: {what} is {actual} but {expected} was announced")]
     Mismatch { bucket: String, key: String, what: &'static str, expected: String, actual: String },
+    #[error("s3://{bucket}/{key}: {detail}")]
+    Retention { bucket: String, key: String, detail: String },
     #[error("s3://{bucket}/{key} is {size} bytes, more than the {limit} allowed for this kind of object")]
     TooLarge { bucket: String, key: String, size: u64, limit: u64 },
 }
@@ -36,6 +38,7 @@ impl StoreError {
             StoreError::NotFound { .. }
             | StoreError::Conflict { .. }
             | StoreError::Mismatch { .. }
+            | StoreError::Retention { .. }
             | StoreError::TooLarge { .. } => false,
         }
     }
@@ -50,6 +53,7 @@ impl StoreError {
             StoreError::Conflict { .. } => "s3_conflict",
             StoreError::Mismatch { .. } => "content_mismatch",
             StoreError::TooLarge { .. } => "object_too_large",
+            StoreError::Retention { .. } => "retention_refused",
         }
     }
 }

@@ -9,8 +9,8 @@ use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, Respon
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode,
-    ObjectLockRetention, ObjectLockRetentionMode,
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
+    ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode,
 };
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -370,10 +370,12 @@ impl Store {
             req = req.if_none_match("*");
         }
         if let Some(l) = &opts.lock {
+            // S3 requires an integrity checksum on a put that sets a retention period.
             req = req
                 .object_lock_mode(ObjectLockMode::Compliance)
                 .object_lock_retain_until_date(l.date())
-                .object_lock_legal_hold_status(l.hold());
+                .object_lock_legal_hold_status(l.hold())
+                .checksum_algorithm(ChecksumAlgorithm::Crc32);
         }
         match req.send().await {
             Ok(_) => Ok(Stored { digests: d, created: true }),
@@ -498,6 +500,22 @@ impl Store {
     /// # Errors
     /// Refused (e.g. shortening a COMPLIANCE retention, no Object Lock on the bucket), unreachable.
     pub async fn set_lock(&self, bucket: &str, key: &str, lock: &Lock) -> Result<(), StoreError> {
+        // Never shorten, whatever the server would allow (COMPLIANCE forbids it; not every
+        // implementation enforces that).
+        if let Ok(cur) = self.client.head_object().bucket(bucket).key(key).send().await
+            && let Some(until) = cur.object_lock_retain_until_date()
+            && until.secs() > lock.retain_until.timestamp()
+        {
+            return Err(StoreError::Retention {
+                bucket: bucket.into(),
+                key: key.into(),
+                detail: format!(
+                    "is retained until {} (epoch s); retention is only ever extended, never shortened to {}",
+                    until.secs(),
+                    lock.retain_until.to_rfc3339()
+                ),
+            });
+        }
         self.client
             .put_object_retention()
             .bucket(bucket)
@@ -542,6 +560,7 @@ impl Store {
             .body(ByteStream::from_static(b"write-once probe"))
             .object_lock_mode(ObjectLockMode::Compliance)
             .object_lock_retain_until_date(lock.date())
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
             .await;
         let version = match put {
@@ -622,8 +641,10 @@ impl Store {
             create = create
                 .object_lock_mode(ObjectLockMode::Compliance)
                 .object_lock_retain_until_date(l.date())
-                .object_lock_legal_hold_status(l.hold());
+                .object_lock_legal_hold_status(l.hold())
+                .checksum_algorithm(ChecksumAlgorithm::Crc32);
         }
+        let locked = opts.lock.is_some();
         let upload = create.send().await.map_err(|e| self.err("create multipart", bucket, key, e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
         let result = async {
@@ -633,18 +654,25 @@ impl Store {
             loop {
                 hasher = hash_blocking(hasher, chunk.clone()).await;
                 let len = chunk.len();
-                let out = self
+                let mut up = self
                     .client
                     .upload_part()
                     .bucket(bucket)
                     .key(key)
                     .upload_id(&upload_id)
                     .part_number(n)
-                    .body(ByteStream::from(chunk))
-                    .send()
-                    .await
-                    .map_err(|e| self.err("upload part", bucket, key, e))?;
-                parts.push(CompletedPart::builder().part_number(n).set_e_tag(out.e_tag().map(str::to_owned)).build());
+                    .body(ByteStream::from(chunk));
+                if locked {
+                    up = up.checksum_algorithm(ChecksumAlgorithm::Crc32);
+                }
+                let out = up.send().await.map_err(|e| self.err("upload part", bucket, key, e))?;
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(n)
+                        .set_e_tag(out.e_tag().map(str::to_owned))
+                        .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
+                        .build(),
+                );
                 if len < part {
                     break;
                 }

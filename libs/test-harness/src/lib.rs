@@ -14,7 +14,7 @@ mod process;
 mod servers;
 
 pub use process::{Worker, find_binary, workspace_bin};
-pub use servers::{NatsServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
+pub use servers::{MotoS3Mock, NatsServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 
 /// Collects every message on `filter` in the events stream, waiting until `want` arrived or
 /// `timeout` passed.

@@ -160,6 +160,31 @@ impl Worker {
         }
     }
 
+    /// Waits until the process exits on its own; returns its exit status.
+    ///
+    /// # Errors
+    /// Still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                self.drain_log();
+                return Ok(s);
+            }
+            if std::time::Instant::now() > deadline {
+                self.drain_log();
+                bail!("{} still running after {timeout:?}; log:\n{}", self.name, self.log.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn log_text(&mut self) -> String {
+        self.drain_log();
+        self.log.join("\n")
+    }
+
     /// Lines logged at ERROR level so far.
     pub fn error_lines(&mut self) -> Vec<String> {
         self.drain_log();

@@ -157,3 +157,58 @@ impl Drop for S3Server {
         self.stop();
     }
 }
+
+/// `moto_server` (PyPI `moto[server]`): an in-memory **mock** of AWS S3 that, unlike s3s-fs and
+/// Garage, enforces S3 Object Lock. Used only to show what the sealer does on a WORM store;
+/// it is a mock, and tests that use it say so in their names.
+pub struct MotoS3Mock {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl MotoS3Mock {
+    /// # Errors
+    /// The binary is missing (run scripts/setup) or does not start.
+    pub fn start() -> anyhow::Result<Self> {
+        let bin = find_binary("moto_server", "MOTO_SERVER_BIN")?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("spawn {}", bin.display()))?;
+            match wait_port(port, &mut child, "moto_server") {
+                Ok(()) => return Ok(Self { child, endpoint: format!("http://127.0.0.1:{port}") }),
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("moto_server did not start")))
+    }
+
+    /// An `[s3]` config for the mock (any credentials are accepted).
+    pub fn config(&self) -> object_store::S3Config {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        object_store::S3Config {
+            endpoint: Some(self.endpoint.clone()),
+            working_bucket: format!("work-{}", &tag[..12]),
+            evidence_bucket: format!("evidence-{}", &tag[..12]),
+            static_credentials: Some((S3_ACCESS_KEY.into(), S3_SECRET_KEY.into())),
+            ..Default::default()
+        }
+    }
+}
+
+impl Drop for MotoS3Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
