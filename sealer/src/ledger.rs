@@ -72,31 +72,41 @@ impl Ledger {
     }
 
     /// Appends `rec` (its `prev_sha256` is filled in here) unless a record of the same kind
-    /// for the same evidence id exists.
+    /// for the same evidence id exists (seal records: one per package).
     ///
     /// # Errors
     /// NATS unreachable, or the head kept moving for 50 attempts.
-    pub async fn append_once(&self, mut rec: LedgerRecordV1) -> anyhow::Result<Appended> {
+    pub async fn append_once(&self, rec: LedgerRecordV1) -> anyhow::Result<Appended> {
         let subject = rec.subject();
         if let Some(m) = worker_runtime::nats::last_on_subject(&self.js, subjects::LEDGER_STREAM, &subject).await? {
             return Ok(Appended { seq: m.sequence, sha256: ledger::record_sha256(&m.payload), fresh: false });
         }
+        let id = format!("ledger:{}:{}", rec.kind.as_str(), rec.evidence_id);
+        self.append(rec, &id).await
+    }
+
+    /// Appends `rec`; `msg_id` makes a retry of the same request within the stream's duplicate
+    /// window (24 h) a no-op (retention and access records: several per package).
+    ///
+    /// # Errors
+    /// NATS unreachable, or the head kept moving for 50 attempts.
+    pub async fn append(&self, mut rec: LedgerRecordV1, msg_id: &str) -> anyhow::Result<Appended> {
+        let subject = rec.subject();
         for _ in 0..50 {
             let (last, prev) = self.head().await?;
             rec.prev_sha256 = prev;
             rec.at = Utc::now();
             let payload = serde_json::to_vec(&rec).context("encode ledger record")?;
             let mut h = HeaderMap::new();
-            h.insert("Nats-Msg-Id", format!("ledger:{}:{}", rec.kind.as_str(), rec.evidence_id).as_str());
+            h.insert("Nats-Msg-Id", msg_id);
             h.insert("Nats-Expected-Last-Sequence", last.to_string().as_str());
             let sha = ledger::record_sha256(&payload);
             let ack = async { self.js.publish_with_headers(subject.clone(), h, Bytes::from(payload)).await?.await };
             match ack.await {
                 Ok(a) if a.duplicate => {
-                    // A concurrent attempt appended it: report the stored one.
-                    let m = worker_runtime::nats::last_on_subject(&self.js, subjects::LEDGER_STREAM, &subject)
-                        .await?
-                        .context("ledger reported a duplicate but holds no record")?;
+                    // A concurrent or earlier attempt appended it: report the stored one.
+                    let m =
+                        self.stream().await?.get_raw_message(a.sequence).await.context("read the stored duplicate")?;
                     return Ok(Appended { seq: m.sequence, sha256: ledger::record_sha256(&m.payload), fresh: false });
                 }
                 Ok(a) => return Ok(Appended { seq: a.sequence, sha256: sha, fresh: true }),

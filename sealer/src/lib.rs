@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod local;
 pub mod manifest;
 pub mod metrics;
+pub mod retain;
 pub mod verify;
 
 use std::sync::Arc;

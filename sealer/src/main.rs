@@ -41,6 +41,9 @@ enum Cmd {
         evidence_id: String,
         out: PathBuf,
     },
+    /// Bind a package to a case and set or extend its retention (S3 Object Lock, never
+    /// shortened) and legal hold; recorded in the custody ledger.
+    Retain(sealer::retain::RetainArgs),
     /// Create a development CA and a signer issued by it (PEM files). Not for production: see
     /// sealer/README.md for the production identity.
     DevCa {
@@ -109,6 +112,11 @@ fn main() -> ExitCode {
             let cfg = load_config(config)?;
             rt.block_on(sealer::export::export(&cfg, &id, &out))?;
             println!("{}", out.display());
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Cmd::Retain(a) => (|| {
+            let cfg = load_config(a.config.clone())?;
+            rt.block_on(sealer::retain::retain(&cfg, &a))?;
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::DevCa { out, organisation, days } => sealer::credentials::dev_ca(&out, &organisation, days).map(|f| {

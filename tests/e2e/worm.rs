@@ -63,4 +63,34 @@ async fn pipeline_on_moto_mock_with_object_lock_seals_with_worm_true() {
         let head = store.client().head_object().bucket(&cfg.evidence_bucket).key(&o.key).send().await.unwrap();
         assert!(head.object_lock_retain_until_date().is_some(), "{} has no retention", o.key);
     }
+
+    // The case system binds it to a case for ten years, under legal hold.
+    let until = chrono::Utc::now() + chrono::Duration::days(3650);
+    let cfg_path = p.config_path("sealer");
+    let out = std::process::Command::new(workspace_bin("sealer").unwrap())
+        .args(["retain", "--config", cfg_path.to_str().unwrap(), "--case", "CASE-2026-0042", "--legal-hold", "on"])
+        .args(["--until", &until.to_rfc3339(), "--reason", "bound to case", "--actor", "case-system"])
+        .arg(ev.evidence_id.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for o in &ev.objects {
+        let head = store.client().head_object().bucket(&cfg.evidence_bucket).key(&o.key).send().await.unwrap();
+        assert_eq!(head.object_lock_retain_until_date().unwrap().secs(), until.timestamp(), "{}", o.key);
+        assert_eq!(head.object_lock_legal_hold_status().map(|s| s.as_str().to_owned()).as_deref(), Some("ON"));
+    }
+    // Shortening is refused.
+    let out = std::process::Command::new(workspace_bin("sealer").unwrap())
+        .args(["retain", "--config", cfg_path.to_str().unwrap(), "--case", "CASE-2026-0042"])
+        .args(["--until", &(chrono::Utc::now() + chrono::Duration::days(200)).to_rfc3339()])
+        .args(["--reason", "mistake", "--actor", "case-system"])
+        .arg(ev.evidence_id.to_string())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never shortened"), "{}", String::from_utf8_lossy(&out.stderr));
+    let client = async_nats::connect(&p.nats.url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut ledger = js.get_stream(evidence_contracts::subjects::LEDGER_STREAM).await.unwrap();
+    assert_eq!(ledger.info().await.unwrap().state.messages, 2, "seal record + one retention record");
 }
