@@ -208,7 +208,6 @@ impl SealHandler {
         original_key: &str,
         file_name: &str,
         assertion: &RecordingAssertion,
-        spool: &Path,
         opts: &PutOpts,
     ) -> Result<(Option<(Sidecar, PackageObjectV1)>, ManifestBindingV1), SealError> {
         let key = manifest::sidecar_key(original_key);
@@ -228,9 +227,9 @@ impl SealHandler {
         let bytes = if stored.is_some() {
             self.get_small("sidecar", &key).await?
         } else {
-            let (creds, path, name, a, sp) =
-                (self.creds.clone(), original.to_owned(), file_name.to_owned(), assertion.clone(), spool.to_owned());
-            match blocking(move || manifest::sign_original(&creds, &path, &name, &a, &sp)).await {
+            let (creds, path, name, a) =
+                (self.creds.clone(), original.to_owned(), file_name.to_owned(), assertion.clone());
+            match blocking(move || manifest::sign_original(&creds, &path, &name, &a)).await {
                 Ok(s) => self.put_generated("sidecar", &key, s.bytes, opts).await?,
                 Err(e) => {
                     metrics::manifest("failed");
@@ -367,16 +366,15 @@ impl SealHandler {
             self.get_small("sidecar", &side_key).await?
         } else {
             let title = key.rsplit('/').next().unwrap_or(&key).to_owned();
-            let (creds, c, p, orig, s, a, sp) = (
+            let (creds, c, p, orig, s, a) = (
                 self.creds.clone(),
                 copy_in.clone(),
                 d.profile.clone(),
                 original.to_owned(),
                 side.clone(),
                 assertion.clone(),
-                spool.to_owned(),
             );
-            match blocking(move || manifest::sign_copy_sidecar(&creds, &c, &title, &p, &orig, &s, &a, &sp)).await {
+            match blocking(move || manifest::sign_copy_sidecar(&creds, &c, &title, &p, &orig, &s, &a)).await {
                 Ok(s) => self.put_generated("sidecar", &side_key, s.bytes, &side_opts).await?,
                 Err(e) => {
                     metrics::manifest("failed");
@@ -516,9 +514,8 @@ impl SealHandler {
 
         // 3. Manifests: the original's sidecar, then each copy.
         let side_opts = Self::opts(ObjectRole::C2paSidecar, Some("application/c2pa"), lock);
-        let (sidecar, original_binding) = self
-            .original_sidecar(&orig_path, &original_key, &r.file_name, &assertion, spool.path(), &side_opts)
-            .await?;
+        let (sidecar, original_binding) =
+            self.original_sidecar(&orig_path, &original_key, &r.file_name, &assertion, &side_opts).await?;
         failpoint("after_sidecar");
         let mut manifests = vec![original_binding];
         let sidecar = sidecar.map(|(s, o)| {

@@ -169,10 +169,9 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         continuity_report_sha256: report_sha,
     };
     let original_path = rel(&keys.original(&name));
-    let scratch = tempfile::tempdir_in(&root)?;
     let mut manifests = Vec::new();
     let side_key = manifest::sidecar_key(&keys.original(&name));
-    let sidecar = match manifest::sign_original(&creds, &original_path, &name, &assertion, scratch.path()) {
+    let sidecar = match manifest::sign_original(&creds, &original_path, &name, &assertion) {
         Ok(s) => {
             write_new(&rel(&side_key), &s.bytes)?;
             objects.push(obj(
@@ -216,16 +215,8 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
                 let d = copy_hashing(file, &rel(&key))?;
                 objects.push(obj(ObjectRole::Derivative, Some(profile.clone()), key.clone(), d));
                 let title = key.rsplit('/').next().unwrap_or(&key).to_owned();
-                let s = manifest::sign_copy_sidecar(
-                    &creds,
-                    &rel(&key),
-                    &title,
-                    profile,
-                    &original_path,
-                    side,
-                    &assertion,
-                    scratch.path(),
-                )?;
+                let s =
+                    manifest::sign_copy_sidecar(&creds, &rel(&key), &title, profile, &original_path, side, &assertion)?;
                 let sk = manifest::sidecar_key(&key);
                 write_new(&rel(&sk), &s.bytes)?;
                 objects.push(obj(
@@ -243,7 +234,6 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             }
         }
     }
-    drop(scratch);
     let all = manifests.iter().all(|m| m.placement != "none");
     let record = SealRecordV1 {
         schema: SealRecordSchema,

@@ -102,6 +102,50 @@ pub struct Sidecar {
     pub validation_results: serde_json::Value,
 }
 
+/// A write target that keeps nothing: c2pa's sidecar mode copies the whole asset to its output
+/// stream, which for a sidecar is useless (a 4 GB recording would be written once more for
+/// nothing). Reads return end of file; nothing in sidecar signing reads the output back
+/// (`verify.verify_after_sign` is off; the sidecar is validated against the original instead).
+#[derive(Debug, Default)]
+struct Discard {
+    pos: u64,
+    len: u64,
+}
+
+impl std::io::Write for Discard {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pos += buf.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Read for Discard {
+    fn read(&mut self, _buf: &mut [u8]) -> std::io::Result<usize> {
+        Ok(0)
+    }
+}
+
+impl std::io::Seek for Discard {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let base = match to {
+            std::io::SeekFrom::Start(n) => {
+                return Ok({
+                    self.pos = n;
+                    n
+                });
+            }
+            std::io::SeekFrom::End(d) => self.len.cast_signed() + d,
+            std::io::SeekFrom::Current(d) => self.pos.cast_signed() + d,
+        };
+        self.pos = u64::try_from(base).map_err(|_| std::io::Error::other("seek before start"))?;
+        Ok(self.pos)
+    }
+}
+
 fn definition(title: &str, format: &str, actions: serde_json::Value) -> String {
     serde_json::json!({
         "title": title,
@@ -122,11 +166,10 @@ pub fn sign_original(
     path: &Path,
     file_name: &str,
     assertion: &RecordingAssertion,
-    scratch: &Path,
 ) -> anyhow::Result<Sidecar> {
     let mut first_error = None;
     if let Some(format) = c2pa_format(file_name) {
-        match sign_sidecar(creds, path, file_name, format, assertion, scratch) {
+        match sign_sidecar(creds, path, file_name, format, assertion) {
             Ok(s) => return Ok(s),
             Err(e) => {
                 tracing::warn!(file = %path.display(), format, error = %e, "c2pa cannot bind the original by its format; binding every byte instead");
@@ -134,7 +177,7 @@ pub fn sign_original(
             }
         }
     }
-    sign_sidecar(creds, path, file_name, GENERIC_FORMAT, assertion, scratch).map_err(|e| match first_error {
+    sign_sidecar(creds, path, file_name, GENERIC_FORMAT, assertion).map_err(|e| match first_error {
         Some(f) => anyhow::anyhow!("{f}; whole-file binding: {e}"),
         None => anyhow::anyhow!("whole-file binding: {e}"),
     })
@@ -146,7 +189,6 @@ fn sign_sidecar(
     file_name: &str,
     format: &str,
     assertion: &RecordingAssertion,
-    scratch: &Path,
 ) -> anyhow::Result<Sidecar> {
     let mut when = serde_json::Map::new();
     if let Some(t) = assertion.recorded_start {
@@ -171,11 +213,8 @@ fn sign_sidecar(
     builder.set_no_embed(true);
     let signer = creds.c2pa_signer()?;
     let mut source = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    // c2pa writes a copy of the source to `dest` in sidecar mode; it is discarded.
-    let mut dest =
-        tempfile::tempfile_in(scratch).with_context(|| format!("temporary file in {}", scratch.display()))?;
-    let bytes = builder.sign(signer.as_ref(), format, &mut source, &mut dest)?;
-    drop(dest);
+    // In sidecar mode c2pa writes a copy of the source to its output; nothing needs it.
+    let bytes = builder.sign(signer.as_ref(), format, &mut source, &mut Discard::default())?;
     let check = read_sidecar(path, format, &bytes, None);
     if let Some(e) = check.failures.first() {
         anyhow::bail!("the signed sidecar does not validate: {e}");
@@ -272,15 +311,12 @@ pub fn sign_copy_sidecar(
     original: &Path,
     sidecar: &Sidecar,
     assertion: &RecordingAssertion,
-    scratch: &Path,
 ) -> anyhow::Result<Sidecar> {
     let mut builder = copy_builder(title, GENERIC_FORMAT, profile, original, sidecar, assertion)?;
     builder.set_no_embed(true);
     let signer = creds.c2pa_signer()?;
     let mut source = std::fs::File::open(copy).with_context(|| format!("open {}", copy.display()))?;
-    let mut dest =
-        tempfile::tempfile_in(scratch).with_context(|| format!("temporary file in {}", scratch.display()))?;
-    let bytes = builder.sign(signer.as_ref(), GENERIC_FORMAT, &mut source, &mut dest)?;
+    let bytes = builder.sign(signer.as_ref(), GENERIC_FORMAT, &mut source, &mut Discard::default())?;
     let check = read_sidecar(copy, GENERIC_FORMAT, &bytes, None);
     if let Some(e) = check.failures.first() {
         anyhow::bail!("the signed sidecar of the copy does not validate: {e}");

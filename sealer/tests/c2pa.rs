@@ -54,7 +54,7 @@ fn mp4_original_gets_a_bmff_sidecar_and_the_copy_an_embedded_manifest_pointing_b
     let before = object_store::hash_file(&original).unwrap();
     let a = assertion("CAM1_0001.MP4", &original);
 
-    let sidecar = manifest::sign_original(&creds, &original, "CAM1_0001.MP4", &a, dir.path()).unwrap();
+    let sidecar = manifest::sign_original(&creds, &original, "CAM1_0001.MP4", &a).unwrap();
     assert_eq!(object_store::hash_file(&original).unwrap(), before, "the original is only read");
     assert_eq!(sidecar.hash_binding, "c2pa.hash.bmff");
     let check = manifest::read_sidecar(&original, &sidecar.format, &sidecar.bytes, Some(&anchors));
@@ -120,7 +120,7 @@ fn formats_without_a_c2pa_handler_and_broken_files_are_still_bound() {
         (&broken, "cut.mp4", "c2pa.hash.bmff"),
     ] {
         let a = assertion(name, path);
-        let s = manifest::sign_original(&creds, path, name, &a, dir.path()).unwrap();
+        let s = manifest::sign_original(&creds, path, name, &a).unwrap();
         assert_eq!(s.hash_binding, binding, "{name}");
         let ok = manifest::read_sidecar(path, &s.format, &s.bytes, None);
         assert!(ok.failures.is_empty(), "{name}: {ok:?}");

@@ -88,7 +88,11 @@ async fn pipeline_on_moto_mock_with_object_lock_seals_with_worm_true() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("never shortened"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("never shortened"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let client = async_nats::connect(&p.nats.url).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let mut ledger = js.get_stream(evidence_contracts::subjects::LEDGER_STREAM).await.unwrap();
