@@ -199,6 +199,9 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         let ext = file.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "bin".into());
         let key = keys.derivative(profile, &ext);
         let format = manifest::c2pa_format(&format!("x.{ext}")).filter(|f| f.starts_with("video/mp4"));
+        if let Some(dir) = rel(&key).parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        }
         match (&sidecar, format) {
             (Some(side), Some(format)) => {
                 let label =

@@ -200,3 +200,52 @@ fn c2patool_cross_check(ev: &EvidenceSealedV1, pkg: &Path, trust: &str) {
         assert_eq!(v["validation_state"], "Trusted", "{} with our root: {text}", asset.display());
     }
 }
+
+/// `sealer seal` on local files (what operators and the benchmark run): the package it writes
+/// verifies with `sealer verify`, C2PA included, and a changed copy is caught.
+#[test]
+fn local_seal_of_a_recording_and_its_copy_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("OF0002_CAM11_20261128150000_0001.MP4");
+    mp4(&rec, &Spec { seconds: 3, ..Default::default() }).unwrap();
+    let copy = dir.path().join("access.mp4");
+    mp4(&copy, &Spec { seconds: 3, container: test_harness::media::Container::Mp4Faststart, ..Default::default() })
+        .unwrap();
+    let report =
+        Command::new(workspace_bin("ingest-worker").unwrap()).args(["scan", "--json"]).arg(&rec).output().unwrap();
+    assert!(report.status.success());
+    std::fs::write(dir.path().join("report.json"), &report.stdout).unwrap();
+    let pki = dir.path().join("pki");
+    let d = |p: &Path| p.to_str().unwrap().to_owned();
+    let (code, text) = sealer(&["dev-ca", "--out", &d(&pki)]);
+    assert_eq!(code, 0, "{text}");
+    let out = dir.path().join("out");
+    let (code, text) = sealer(&[
+        "seal",
+        "--device",
+        "CAM11",
+        "--officer",
+        "OF0002",
+        "--report",
+        &d(&dir.path().join("report.json")),
+        "--copy",
+        &format!("access={}", d(&copy)),
+        "--cert",
+        &d(&pki.join("signer.chain.pem")),
+        "--key",
+        &d(&pki.join("signer.key.pem")),
+        "--out",
+        &d(&out),
+        &d(&rec),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let pkg = PathBuf::from(text.lines().last().unwrap().trim());
+    let trust = d(&pki.join("ca.cert.pem"));
+    let (code, text) = sealer(&["verify", "--trust", &trust, &d(&pkg)]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("embedded manifest") && text.contains("C2PA sidecar manifest valid"), "{text}");
+    flip_byte(&pkg.join("derivatives/access.mp4"));
+    let (code, text) = sealer(&["verify", "--trust", &trust, &d(&pkg)]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.lines().any(|l| l.contains("FAIL") && l.contains("derivatives/access.mp4")), "{text}");
+}
