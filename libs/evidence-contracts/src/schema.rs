@@ -11,8 +11,23 @@ use crate::report::ScanReportV1;
 use crate::seal::{SealJobV1, SealRecordV1, SignatureV1};
 use crate::transcode::TranscodeJobV1;
 
+/// Keys sorted at every level, whatever `serde_json` map order the build has (another crate in
+/// the workspace may turn on `preserve_order`), so the files are the same in every build.
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 fn pretty<T: JsonSchema>() -> String {
-    let mut s = serde_json::to_string_pretty(&schema_for!(T)).expect("schemas serialise");
+    let value = serde_json::to_value(schema_for!(T)).expect("schemas serialise");
+    let mut s = serde_json::to_string_pretty(&sorted(value)).expect("schemas serialise");
     s.push('\n');
     s
 }
