@@ -35,7 +35,7 @@ measure() { # best-of-N wall time (s) and max RSS (KiB) of a command line; $2 ru
   local best="" rss=0 out
   for _ in $(seq "$RUNS"); do
     bash -c "${2:-true}"
-    /usr/bin/time -o "$WORK/.time" -f "%e %M" bash -c "$1 >/dev/null 2>&1" || { echo "failed: $1" >&2; exit 1; }
+    /usr/bin/time -o "$WORK/.time" -f "%e %M" bash -c "{ $1; } >/dev/null 2>&1" || { echo "failed: $1" >&2; exit 1; }
     out=$(tail -1 "$WORK/.time")
     local t=${out% *} m=${out#* }
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi

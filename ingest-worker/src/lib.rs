@@ -55,8 +55,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let store = object_store::Store::new(cfg.s3.clone()).await?;
     store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
-    std::fs::create_dir_all(&cfg.ingest.spool_dir)
-        .with_context(|| format!("create ingest.spool_dir {}", cfg.ingest.spool_dir.display()))?;
+    let mut cfg = cfg;
+    cfg.ingest.spool_dir = worker_runtime::spool::claim(&cfg.ingest.spool_dir, "ingest.spool_dir")?;
     let h = handler::IngestHandler::new(cfg.clone(), store, js.clone());
     worker_runtime::consume(h, js, cfg.consumer.clone(), shutdown).await
 }

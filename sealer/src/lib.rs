@@ -94,6 +94,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             cfg.s3.evidence_bucket
         );
     }
+    let mut cfg = cfg;
+    cfg.seal.spool_dir = worker_runtime::spool::claim(&cfg.seal.spool_dir, "seal.spool_dir")?;
     let h = handler::SealHandler::new(cfg.clone(), store, js.clone(), Arc::new(creds), probe.worm);
     worker_runtime::consume(h, js, cfg.consumer.clone(), shutdown).await
 }

@@ -60,8 +60,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let store = object_store::Store::new(cfg.s3.clone()).await?;
     store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
-    std::fs::create_dir_all(&cfg.transcode.spool_dir)
-        .with_context(|| format!("create transcode.spool_dir {}", cfg.transcode.spool_dir.display()))?;
+    let mut cfg = cfg;
+    cfg.transcode.spool_dir = worker_runtime::spool::claim(&cfg.transcode.spool_dir, "transcode.spool_dir")?;
     let h = handler::TranscodeHandler::new(cfg.clone(), profiles, store, js.clone(), shutdown.clone());
     worker_runtime::consume(h, js, cfg.consumer.clone(), shutdown).await
 }

@@ -18,6 +18,7 @@ pub mod consume;
 pub mod metrics;
 pub mod nats;
 pub mod shutdown;
+pub mod spool;
 pub mod telemetry;
 
 pub use consume::{Delivery, Disposition, Handler, HandlerError, Rejection, consume};
