@@ -34,6 +34,25 @@ impl Default for IngestSection {
     }
 }
 
+/// `[deadline]`: the upload-deadline rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadlineSection {
+    /// Recordings must be in the store within this many working days after the work ends.
+    pub working_days: u32,
+    /// The agency's UTC offset, in which days are counted (`+08:00`).
+    pub utc_offset: String,
+    /// Working-day calendar files, one per year (format: deploy/calendar/README.md). Years
+    /// without a file count weekends only, and every deadline says `calendar_covered: false`.
+    pub calendars: Vec<PathBuf>,
+}
+
+impl Default for DeadlineSection {
+    fn default() -> Self {
+        Self { working_days: 2, utc_offset: "+08:00".into(), calendars: Vec::new() }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -43,6 +62,7 @@ pub struct Config {
     pub consumer: ConsumerConfig,
     pub telemetry: TelemetryConfig,
     pub ingest: IngestSection,
+    pub deadline: DeadlineSection,
 }
 
 impl Config {
@@ -67,6 +87,10 @@ impl Config {
         self.s3.validate()?;
         if self.ingest.gap_tolerance > Duration::from_millis(500) || self.ingest.gap_tolerance.is_zero() {
             bail!("ingest.gap_tolerance must be above 0 and at most 500ms, got {:?}", self.ingest.gap_tolerance);
+        }
+        work_calendar::parse_offset(&self.deadline.utc_offset).map_err(|e| anyhow::anyhow!("deadline.{e}"))?;
+        if self.deadline.working_days == 0 {
+            bail!("deadline.working_days must be at least 1");
         }
         Ok(())
     }

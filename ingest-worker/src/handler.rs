@@ -10,11 +10,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use evidence_contracts::events::Stage;
 use evidence_contracts::ingest::IngestRequestV1;
 use evidence_contracts::keys::{self, ObjectRef};
-use evidence_contracts::transcode::{ObjectV1, TranscodeJobSchema, TranscodeJobV1};
+use evidence_contracts::transcode::{DeadlineV1, ObjectV1, TranscodeJobSchema, TranscodeJobV1};
 use evidence_contracts::{keys::check_file_name, subjects};
 use gst_support::continuity;
 use object_store::{PutOpts, Store, StoreError};
@@ -30,11 +30,34 @@ pub struct IngestHandler {
     cfg: Arc<Config>,
     store: Store,
     js: async_nats::jetstream::Context,
+    calendar: Arc<work_calendar::Calendar>,
+    rule: work_calendar::Rule,
 }
 
 impl IngestHandler {
-    pub fn new(cfg: Config, store: Store, js: async_nats::jetstream::Context) -> Self {
-        Self { cfg: Arc::new(cfg), store, js }
+    pub fn new(
+        cfg: Config,
+        store: Store,
+        js: async_nats::jetstream::Context,
+        calendar: work_calendar::Calendar,
+        rule: work_calendar::Rule,
+    ) -> Self {
+        Self { cfg: Arc::new(cfg), store, js, calendar: Arc::new(calendar), rule }
+    }
+
+    /// The recording's upload deadline and whether `now` meets it.
+    fn deadline(&self, work_ended: DateTime<Utc>, basis: &str, now: DateTime<Utc>) -> DeadlineV1 {
+        let (due, covered) = work_calendar::deadline(&self.calendar, self.rule, work_ended);
+        let late = now > due;
+        DeadlineV1 {
+            working_days: self.rule.working_days,
+            work_ended,
+            basis: basis.into(),
+            due,
+            status: if late { "late" } else { "on_time" }.into(),
+            late_by_s: late.then(|| (now - due).num_milliseconds() as f64 / 1000.0),
+            calendar_covered: covered,
+        }
     }
 
     fn reject<T>(e: IngestError) -> Result<T, IngestError> {
@@ -130,6 +153,14 @@ impl Handler for IngestHandler {
             .map(|s| s + chrono::Duration::nanoseconds(i64::try_from(summary.duration_ns).unwrap_or(0)));
         let delay = now.signed_duration_since(end.unwrap_or(req.docked_at));
         metrics::upload_delay(delay.num_milliseconds() as f64 / 1000.0);
+        let deadline = match end {
+            Some(e) => self.deadline(e, "recording_end", now),
+            None => self.deadline(req.docked_at, "docked_at", now),
+        };
+        metrics::deadline(&req.station_id, &deadline, now);
+        if deadline.status == "late" {
+            tracing::warn!(%evidence_id, station = %req.station_id, due = %deadline.due, late_by_s = deadline.late_by_s, "upload is past its working-day deadline");
+        }
 
         let job = TranscodeJobV1 {
             schema: TranscodeJobSchema,
@@ -149,6 +180,7 @@ impl Handler for IngestHandler {
             },
             ingested_at: now,
             request: req,
+            deadline: Some(deadline),
         };
         let duplicate = worker_runtime::nats::publish(&self.js, &job).await?;
         tracing::info!(%evidence_id, verdict = job.scan.verdict.as_str(), findings = job.scan.findings, duplicate, "upload verified and scanned");

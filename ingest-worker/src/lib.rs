@@ -57,6 +57,19 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
     let mut cfg = cfg;
     cfg.ingest.spool_dir = worker_runtime::spool::claim(&cfg.ingest.spool_dir, "ingest.spool_dir")?;
-    let h = handler::IngestHandler::new(cfg.clone(), store, js.clone());
+    let calendar = work_calendar::Calendar::load(&cfg.deadline.calendars)?;
+    let years: Vec<i32> = calendar.years().collect();
+    if years.is_empty() {
+        tracing::warn!(
+            "no working-day calendar loaded (deadline.calendars): deadlines count weekends only and say calendar_covered = false"
+        );
+    } else {
+        tracing::info!(?years, "working-day calendar loaded");
+    }
+    let rule = work_calendar::Rule {
+        working_days: cfg.deadline.working_days,
+        offset: work_calendar::parse_offset(&cfg.deadline.utc_offset)?,
+    };
+    let h = handler::IngestHandler::new(cfg.clone(), store, js.clone(), calendar, rule);
     worker_runtime::consume(h, js, cfg.consumer.clone(), shutdown).await
 }

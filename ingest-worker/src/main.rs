@@ -36,6 +36,33 @@ enum Cmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Working-day calendar files: `calendar check FILE...` validates them and prints each year
+    /// (working days, holidays, make-up days) to compare with the official notice.
+    Calendar {
+        #[arg(value_parser = ["check"])]
+        action: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn calendar_check(files: &[PathBuf]) -> anyhow::Result<std::process::ExitCode> {
+    let mut cal = work_calendar::Calendar::default();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("read {}: {e}", f.display()))?;
+        let year = work_calendar::YearFile::parse(&text, &f.display().to_string())?;
+        println!("{} {} ({}): source {}", f.display(), year.year, year.region, year.source);
+        for h in &year.holidays {
+            println!("  off  {} .. {}  {}", h.from, h.to, h.name);
+        }
+        for w in &year.workdays {
+            println!("  on   {} ({:?})  {}", w.date, chrono::Datelike::weekday(&w.date), w.name);
+        }
+        let y = year.year;
+        cal.add(year)?;
+        println!("  {} working days in {y}", cal.working_days_in(y));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +81,7 @@ fn main() -> std::process::ExitCode {
                 ingest_worker::scan_cli::Options { json, tolerance, session, session_tolerance, name_time_format };
             rt.block_on(ingest_worker::scan_cli::run(files, &opts))
         }
+        Cmd::Calendar { action: _, files } => calendar_check(&files),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

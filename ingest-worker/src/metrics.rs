@@ -13,6 +13,10 @@ struct Metrics {
     gap_seconds: Histogram,
     upload_delay: Histogram,
     rejected: IntCounterVec,
+    deadlines: IntCounterVec,
+    late_seconds: Histogram,
+    last_seen: prometheus::IntGaugeVec,
+    uncovered: prometheus::IntCounter,
 }
 
 static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
@@ -53,6 +57,30 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         "Uploads rejected by verification, by reason.",
         &["reason"],
     ),
+    deadlines: m::counter_vec(
+        "evidence_ingest_deadline_total",
+        "Verified uploads by station and working-day deadline status (on_time, late).",
+        &["station", "status"],
+    ),
+    late_seconds: m::histogram(
+        "evidence_ingest_late_seconds",
+        "How far past the working-day deadline late uploads arrived.",
+        vec![3600.0, 4.0 * 3600.0, 86400.0, 2.0 * 86400.0, 5.0 * 86400.0, 10.0 * 86400.0, 30.0 * 86400.0],
+    ),
+    last_seen: m::gauge_vec(
+        "evidence_ingest_station_last_upload_timestamp_seconds",
+        "Unix time of the last verified upload from each station.",
+        &["station"],
+    ),
+    uncovered: {
+        let c = prometheus::IntCounter::new(
+            "evidence_ingest_deadline_without_calendar_total",
+            "Deadlines computed for a year without a calendar file (weekends only): load that year's file.",
+        )
+        .expect("valid metric");
+        m::registry().register(Box::new(c.clone())).expect("unique metric");
+        c
+    },
 });
 
 /// Registers every series at zero.
@@ -70,6 +98,26 @@ pub fn init() {
     }
     m.gap_seconds.get_sample_count();
     m.upload_delay.get_sample_count();
+    m.late_seconds.get_sample_count();
+    m.uncovered.get();
+}
+
+pub fn deadline(
+    station: &evidence_contracts::StationId,
+    d: &evidence_contracts::transcode::DeadlineV1,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    M.deadlines.with_label_values(&[station.as_str(), d.status.as_str()]).inc();
+    // The other status at zero, so rate() and absent() behave for a station from its first upload.
+    let other = if d.status == "late" { "on_time" } else { "late" };
+    M.deadlines.with_label_values(&[station.as_str(), other]);
+    if let Some(s) = d.late_by_s {
+        M.late_seconds.observe(s);
+    }
+    if !d.calendar_covered {
+        M.uncovered.inc();
+    }
+    M.last_seen.with_label_values(&[station.as_str()]).set(now.timestamp());
 }
 
 pub fn verified(bytes: u64) {

@@ -574,6 +574,7 @@ impl SealHandler {
                 manifests,
             },
             retention: Some(retention),
+            deadline: job.deadline.clone(),
         })
     }
 
@@ -723,6 +724,7 @@ impl Handler for SealHandler {
             }),
             ledger_seq: Some(appended.seq),
             c2pa: Some(record.provenance.c2pa.clone()),
+            deadline: record.deadline.clone(),
         };
         let already = worker_runtime::nats::last_on_subject(&self.js, subjects::EVENTS_STREAM, &event.subject())
             .await

@@ -265,6 +265,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             manifests,
         },
         retention: None,
+        deadline: None,
     };
     let body = serde_json::to_vec_pretty(&record)?;
     write_new(&rel(&keys.seal_record()), &body)?;

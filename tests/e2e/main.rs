@@ -7,6 +7,7 @@ mod support;
 
 mod chain;
 mod crash;
+mod observability;
 mod rejects;
 mod sealing;
 mod worm;

@@ -166,6 +166,7 @@ impl Handler for TranscodeHandler {
             ingested_at: job.ingested_at,
             derivatives,
             decisions,
+            deadline: job.deadline,
         };
         worker_runtime::nats::publish(&self.js, &seal).await?;
         Ok(())

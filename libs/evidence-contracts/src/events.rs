@@ -50,6 +50,9 @@ pub struct EvidenceSealedV1 {
     /// `c2pa`, `partial` or `none`: see the seal record's `provenance`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c2pa: Option<String>,
+    /// The upload deadline and whether it was met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<crate::transcode::DeadlineV1>,
 }
 
 impl Message for EvidenceSealedV1 {

@@ -46,6 +46,8 @@ pub struct SealJobV1 {
     pub ingested_at: DateTime<Utc>,
     pub derivatives: Vec<DerivativeV1>,
     pub decisions: Vec<ProfileDecisionV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<crate::transcode::DeadlineV1>,
 }
 
 impl Message for SealJobV1 {
@@ -201,6 +203,9 @@ pub struct SealRecordV1 {
     /// Absent in records written before retention was applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionV1>,
+    /// The upload deadline and whether it was met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<crate::transcode::DeadlineV1>,
 }
 
 impl SealRecordV1 {

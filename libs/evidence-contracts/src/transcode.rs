@@ -47,6 +47,27 @@ pub struct ScanSummaryV1 {
     pub error: Option<String>,
 }
 
+/// The upload deadline of a recording (the rule: in the store within N working days after the
+/// on-site work ends), computed at ingest on the working-day calendar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeadlineV1 {
+    pub working_days: u32,
+    /// When the work ended, as far as known: the recording's end (`recorded_start` + duration),
+    /// else the docking time.
+    pub work_ended: DateTime<Utc>,
+    /// `recording_end` or `docked_at`.
+    pub basis: String,
+    /// End (24:00 agency local time) of the N-th working day after the work ended.
+    pub due: DateTime<Utc>,
+    /// `on_time` or `late`, judged at verified ingest.
+    pub status: String,
+    /// Seconds past `due` when late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_by_s: Option<f64>,
+    /// Whether the calendar had data files for every year counted (else weekends only).
+    pub calendar_covered: bool,
+}
+
 /// Published by ingest-worker on `evidence.pipeline.transcode.v1` once the upload is verified
 /// and scanned. Message id: `transcode:<evidence_id>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -60,6 +81,9 @@ pub struct TranscodeJobV1 {
     /// The continuity report (JSON), in staging.
     pub scan_report: ObjectV1,
     pub ingested_at: DateTime<Utc>,
+    /// Absent from workers older than the deadline feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DeadlineV1>,
 }
 
 impl Message for TranscodeJobV1 {

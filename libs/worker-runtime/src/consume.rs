@@ -113,6 +113,25 @@ pub async fn consume<H: Handler>(
         .with_context(|| format!("create consumer {} on {}", H::CONSUMER, H::STREAM))?;
     metrics::init(H::FILTER);
     metrics::up(H::FILTER, true);
+    metrics::backlog(H::CONSUMER, 0, 0);
+    {
+        // Queue depth for dashboards and the "queue growing" alert.
+        let mut c = consumer.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(15));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => {
+                        if let Ok(info) = c.info().await {
+                            metrics::backlog(H::CONSUMER, info.num_pending, info.num_ack_pending);
+                        }
+                    }
+                }
+            }
+        });
+    }
     tracing::info!(stream = H::STREAM, consumer = H::CONSUMER, concurrency = cfg.concurrency, "consuming");
 
     let cfg = Arc::new(cfg);

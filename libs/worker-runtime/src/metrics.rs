@@ -58,6 +58,8 @@ struct Runtime {
     errors: IntCounterVec,
     redeliveries: IntCounterVec,
     up: IntGaugeVec,
+    backlog: IntGaugeVec,
+    oldest_pending: IntGaugeVec,
 }
 
 static RT: LazyLock<Runtime> = LazyLock::new(|| Runtime {
@@ -81,6 +83,16 @@ static RT: LazyLock<Runtime> = LazyLock::new(|| Runtime {
         &["subject"],
     ),
     up: gauge_vec("evidence_worker_up", "1 while the worker's consume loop runs.", &["subject"]),
+    backlog: gauge_vec(
+        "evidence_worker_consumer_pending_messages",
+        "Messages waiting for the worker's durable consumer (not yet delivered), polled every 15 s: the queue depth.",
+        &["consumer"],
+    ),
+    oldest_pending: gauge_vec(
+        "evidence_worker_consumer_ack_pending_messages",
+        "Messages delivered to the consumer's workers and not yet acknowledged, polled every 15 s.",
+        &["consumer"],
+    ),
 });
 
 /// Forces registration so every runtime series exists from start-up (at zero), not only after
@@ -95,6 +107,12 @@ pub fn init(subject: &str) {
     rt.redeliveries.with_label_values(&[subject]);
     rt.up.with_label_values(&[subject]);
     rt.inflight.get();
+}
+
+/// Queue depth of a durable consumer (see [`crate::consume`]).
+pub fn backlog(consumer: &str, pending: u64, ack_pending: usize) {
+    RT.backlog.with_label_values(&[consumer]).set(i64::try_from(pending).unwrap_or(i64::MAX));
+    RT.oldest_pending.with_label_values(&[consumer]).set(i64::try_from(ack_pending).unwrap_or(i64::MAX));
 }
 
 pub(crate) fn received(subject: &str, delivered: u64) {
