@@ -302,7 +302,7 @@ impl SealHandler {
                     .await
                     .map_err(|source| SealError::Store { what: "copy", source })?
             } else {
-                self.fetch("copy", &d.object, &copy_in).await?;
+                let fetched = self.fetch("copy", &d.object, &copy_in).await?;
                 let (creds, i, o, p, orig, s, a) = (
                     self.creds.clone(),
                     copy_in.clone(),
@@ -323,8 +323,7 @@ impl SealHandler {
                     Err(e) => {
                         metrics::manifest("failed");
                         tracing::warn!(key, error = %format!("{e:#}"), "copy stored without a manifest");
-                        let dg = self.fetch("copy", &d.object, &copy_in).await?;
-                        let dg = self.put_file("copy", &key, &copy_in, dg, &opts).await?;
+                        let dg = self.put_file("copy", &key, &copy_in, fetched, &opts).await?;
                         objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
                         return Ok((
                             objects,
@@ -333,9 +332,18 @@ impl SealHandler {
                     }
                 }
             };
+            objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), digests));
+            if digests.blake3 == d.object.blake3 {
+                // The copy exactly as the transcoder made it: an earlier attempt could not sign it
+                // and stored it unsigned on purpose.
+                metrics::manifest("failed");
+                return Ok((
+                    objects,
+                    binding("none", "none", None, None, Some("c2pa could not sign the copy (earlier attempt)".into())),
+                ));
+            }
             let (path, fmt) = (copy_out.clone(), format);
             let check = blocking(move || manifest::read_embedded(&path, fmt, None)).await;
-            objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), digests));
             if !check.failures.is_empty() {
                 return Err(SealError::BadRecord {
                     bucket: self.bucket().to_owned(),

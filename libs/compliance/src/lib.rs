@@ -1,0 +1,344 @@
+//! The recording rules, checked for one enforcement matter (a case of on-site work with an
+//! enforcement document): pure functions over matters, registered pauses and recordings, so the
+//! same checks run in the pipeline, in the `audit` command and in tests.
+//!
+//! For a matter with document window `[start, end]` and officers `O`:
+//! * **window covered**: some recording of the matter's officers starts by `start + tolerance`
+//!   and some ends at or after `end - tolerance`;
+//! * **officers**: at least `min_officers` (2 by default, per matter kind configurable) of `O`
+//!   have recordings overlapping the window; an officer of `O` without any is named;
+//! * **gaps**: for every recording officer, every interval of the window not covered by one of
+//!   their recordings (between files, or a hole inside a file found by the continuity scan) longer
+//!   than the tolerance must lie within a registered pause of that officer or device; the others
+//!   are flagged with their times;
+//! * **after the fact** (flags for a person, not verdicts): recordings that overlap no matter
+//!   window at all ([`outside_every_matter`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An enforcement matter as the case system states it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Matter {
+    pub matter_id: String,
+    pub kind: String,
+    pub officers: Vec<String>,
+    /// Start and end written on the enforcement document.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// A registered pause in recording (device or officer), with its reason and approver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub reason: String,
+    pub approver: String,
+}
+
+/// A time interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Interval {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Interval {
+    fn secs(&self) -> f64 {
+        (self.to - self.from).num_milliseconds() as f64 / 1000.0
+    }
+}
+
+/// A sealed recording, in wall-clock time, with the holes the continuity scan found in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    pub evidence_id: String,
+    pub officer_id: String,
+    pub device_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    #[serde(default)]
+    pub gaps: Vec<Interval>,
+}
+
+/// How strictly to judge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Slack on the document times and on gaps, seconds.
+    pub tolerance_s: u32,
+    pub min_officers: u32,
+    /// `min_officers` per matter kind, where it differs.
+    #[serde(default)]
+    pub min_officers_by_kind: BTreeMap<String, u32>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { tolerance_s: 60, min_officers: 2, min_officers_by_kind: BTreeMap::new() }
+    }
+}
+
+/// A stretch of the window an officer did not record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Uncovered {
+    pub officer_id: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub seconds: f64,
+    /// The registered pause that explains it, if any (reason, approver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
+}
+
+/// The verdict for one matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatterCheck {
+    pub matter_id: String,
+    pub kind: String,
+    /// Seconds from the document start to the first recording start (negative: recording began before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_offset_s: Option<f64>,
+    /// Seconds from the last recording end to the document end (negative: recording ran past it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_offset_s: Option<f64>,
+    pub start_covered: bool,
+    pub end_covered: bool,
+    pub officers_recording: Vec<String>,
+    pub officers_without_recording: Vec<String>,
+    pub min_officers: u32,
+    pub enough_officers: bool,
+    pub unexplained_gaps: Vec<Uncovered>,
+    pub explained_gaps: Vec<Uncovered>,
+    pub recordings: Vec<String>,
+    pub passed: bool,
+}
+
+fn overlaps(a: &Interval, b: &Interval) -> bool {
+    a.from < b.to && b.from < a.to
+}
+
+/// Parts of `window` not covered by `covered` (sorted or not).
+fn holes(window: Interval, mut covered: Vec<Interval>) -> Vec<Interval> {
+    covered.sort();
+    let mut out = Vec::new();
+    let mut at = window.from;
+    for c in covered {
+        if c.to <= at || c.from >= window.to {
+            continue;
+        }
+        if c.from > at {
+            out.push(Interval { from: at, to: c.from.min(window.to) });
+        }
+        at = at.max(c.to);
+        if at >= window.to {
+            break;
+        }
+    }
+    if at < window.to {
+        out.push(Interval { from: at, to: window.to });
+    }
+    out
+}
+
+/// Checks one matter.
+pub fn check_matter(m: &Matter, recordings: &[Recording], pauses: &[Pause], policy: &Policy) -> MatterCheck {
+    let tol = Duration::seconds(i64::from(policy.tolerance_s));
+    let window = Interval { from: m.start, to: m.end };
+    let officers: BTreeSet<&str> = m.officers.iter().map(String::as_str).collect();
+    let mine: Vec<&Recording> = recordings
+        .iter()
+        .filter(|r| officers.contains(r.officer_id.as_str()))
+        .filter(|r| {
+            overlaps(&Interval { from: r.start, to: r.end }, &Interval { from: m.start - tol, to: m.end + tol })
+        })
+        .collect();
+    let first = mine.iter().map(|r| r.start).min();
+    let last = mine.iter().map(|r| r.end).max();
+    let recording_officers: BTreeSet<String> = mine.iter().map(|r| r.officer_id.clone()).collect();
+    let min = policy.min_officers_by_kind.get(&m.kind).copied().unwrap_or(policy.min_officers);
+
+    let mut unexplained = Vec::new();
+    let mut explained = Vec::new();
+    for officer in &recording_officers {
+        // What this officer recorded: each file minus its inner holes.
+        let mut covered = Vec::new();
+        for r in mine.iter().filter(|r| &r.officer_id == officer) {
+            let file = Interval { from: r.start, to: r.end };
+            covered.extend(holes(file, r.gaps.clone()));
+        }
+        for h in holes(window, covered) {
+            if h.to - h.from <= tol {
+                continue;
+            }
+            let devices: BTreeSet<&str> =
+                mine.iter().filter(|r| &r.officer_id == officer).map(|r| r.device_id.as_str()).collect();
+            let pause = pauses.iter().find(|p| {
+                let whose = p.officer_id.as_deref() == Some(officer.as_str())
+                    || p.device_id.as_deref().is_some_and(|d| devices.contains(d));
+                whose && p.from - tol <= h.from && h.to <= p.to + tol
+            });
+            let u = Uncovered {
+                officer_id: officer.clone(),
+                from: h.from,
+                to: h.to,
+                seconds: h.secs(),
+                pause: pause.map(|p| format!("{} (approved by {})", p.reason, p.approver)),
+            };
+            if u.pause.is_some() { explained.push(u) } else { unexplained.push(u) }
+        }
+    }
+    let start_covered = first.is_some_and(|f| f <= m.start + tol);
+    let end_covered = last.is_some_and(|l| l >= m.end - tol);
+    let enough = u32::try_from(recording_officers.len()).unwrap_or(u32::MAX) >= min;
+    MatterCheck {
+        matter_id: m.matter_id.clone(),
+        kind: m.kind.clone(),
+        start_offset_s: first.map(|f| (f - m.start).num_milliseconds() as f64 / 1000.0),
+        end_offset_s: last.map(|l| (m.end - l).num_milliseconds() as f64 / 1000.0),
+        start_covered,
+        end_covered,
+        officers_without_recording: officers
+            .iter()
+            .filter(|o| !recording_officers.contains(**o))
+            .map(|o| (*o).to_owned())
+            .collect(),
+        officers_recording: recording_officers.into_iter().collect(),
+        min_officers: min,
+        enough_officers: enough,
+        passed: start_covered && end_covered && enough && unexplained.is_empty(),
+        unexplained_gaps: unexplained,
+        explained_gaps: explained,
+        recordings: mine.iter().map(|r| r.evidence_id.clone()).collect(),
+    }
+}
+
+/// Recordings that overlap no matter window (with tolerance): flags for a person to look at
+/// (recorded outside any registered work, or a matter not yet registered).
+pub fn outside_every_matter<'a>(
+    recordings: &'a [Recording],
+    matters: &[Matter],
+    policy: &Policy,
+) -> Vec<&'a Recording> {
+    let tol = Duration::seconds(i64::from(policy.tolerance_s));
+    recordings
+        .iter()
+        .filter(|r| {
+            !matters.iter().any(|m| {
+                m.officers.contains(&r.officer_id)
+                    && overlaps(
+                        &Interval { from: r.start, to: r.end },
+                        &Interval { from: m.start - tol, to: m.end + tol },
+                    )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(hm: &str) -> DateTime<Utc> {
+        format!("2026-11-28T{hm}:00Z").parse().expect("time")
+    }
+
+    fn rec(id: &str, officer: &str, from: &str, to: &str) -> Recording {
+        Recording {
+            evidence_id: id.into(),
+            officer_id: officer.into(),
+            device_id: format!("CAM-{officer}"),
+            start: t(from),
+            end: t(to),
+            gaps: Vec::new(),
+        }
+    }
+
+    fn matter() -> Matter {
+        Matter {
+            matter_id: "M1".into(),
+            kind: "inspection".into(),
+            officers: vec!["A".into(), "B".into()],
+            start: t("09:00"),
+            end: t("10:00"),
+        }
+    }
+
+    #[test]
+    fn two_officers_recording_the_whole_window_pass() {
+        let r = vec![rec("1", "A", "08:59", "10:01"), rec("2", "B", "09:00", "10:00")];
+        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        assert!(c.passed, "{c:#?}");
+        assert_eq!(c.officers_recording, vec!["A", "B"]);
+    }
+
+    #[test]
+    fn one_officer_only_fails_and_names_the_other() {
+        let r = vec![rec("1", "A", "09:00", "10:00")];
+        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        assert!(!c.passed && !c.enough_officers);
+        assert_eq!(c.officers_without_recording, vec!["B"]);
+        let lenient = Policy { min_officers_by_kind: [("inspection".to_owned(), 1)].into(), ..Policy::default() };
+        assert!(check_matter(&matter(), &r, &[], &lenient).passed, "kind-specific minimum");
+    }
+
+    #[test]
+    fn a_late_start_is_flagged_with_its_offset() {
+        let r = vec![rec("1", "A", "09:05", "10:00"), rec("2", "B", "09:06", "10:00")];
+        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        assert!(!c.start_covered && !c.passed);
+        assert_eq!(c.start_offset_s, Some(300.0));
+    }
+
+    #[test]
+    fn gaps_need_a_registered_pause() {
+        // A: two files with 10 minutes between them; B: one file with a 3-minute hole inside.
+        let mut b = rec("3", "B", "09:00", "10:00");
+        b.gaps.push(Interval { from: t("09:40"), to: t("09:43") });
+        let r = vec![rec("1", "A", "09:00", "09:20"), rec("2", "A", "09:30", "10:00"), b];
+        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        assert!(!c.passed);
+        assert_eq!(c.unexplained_gaps.len(), 2, "{c:#?}");
+        assert_eq!(c.unexplained_gaps[0].seconds, 600.0);
+        assert_eq!(c.unexplained_gaps[1].officer_id, "B");
+        // A registered pause for A's gap (by officer) and B's (by device) explains both.
+        let pauses = vec![
+            Pause {
+                officer_id: Some("A".into()),
+                device_id: None,
+                from: t("09:20"),
+                to: t("09:30"),
+                reason: "private conversation with the party".into(),
+                approver: "chief".into(),
+            },
+            Pause {
+                officer_id: None,
+                device_id: Some("CAM-B".into()),
+                from: t("09:39"),
+                to: t("09:44"),
+                reason: "battery swap".into(),
+                approver: "chief".into(),
+            },
+        ];
+        let c = check_matter(&matter(), &r, &pauses, &Policy::default());
+        assert!(c.passed, "{c:#?}");
+        assert_eq!(c.explained_gaps.len(), 2);
+        // A pause of another officer explains nothing.
+        let other = vec![Pause { officer_id: Some("Z".into()), ..pauses[0].clone() }, pauses[1].clone()];
+        assert_eq!(check_matter(&matter(), &r, &other, &Policy::default()).unexplained_gaps.len(), 1);
+    }
+
+    #[test]
+    fn recordings_outside_every_matter_are_flagged() {
+        let r = vec![rec("1", "A", "09:00", "10:00"), rec("2", "A", "14:00", "14:10"), rec("3", "C", "09:00", "10:00")];
+        let out: Vec<&str> =
+            outside_every_matter(&r, &[matter()], &Policy::default()).iter().map(|r| r.evidence_id.as_str()).collect();
+        assert_eq!(out, vec!["2", "3"]);
+    }
+}
