@@ -21,8 +21,12 @@ use crate::verify::{LEDGER_FILE, LedgerExtract};
 /// Unreachable servers.
 pub async fn connect(cfg: &Config) -> anyhow::Result<(async_nats::jetstream::Context, Store)> {
     let client = worker_runtime::nats::connect(&cfg.nats, "sealer-cli").await?;
-    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::EVENTS_STREAM, subjects::LEDGER_STREAM])
-        .await?;
+    let js = worker_runtime::nats::jetstream(
+        &client,
+        &cfg.nats,
+        &[subjects::EVENTS_STREAM, subjects::LEDGER_STREAM, subjects::APPROVALS_STREAM],
+    )
+    .await?;
     let store = Store::new(cfg.s3.clone()).await?;
     Ok((js, store))
 }

@@ -11,6 +11,7 @@
 //!
 //! Invariant: only this crate writes the evidence bucket, and only with put-if-absent.
 
+pub mod access;
 pub mod config;
 pub mod credentials;
 pub mod error;

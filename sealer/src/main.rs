@@ -44,6 +44,12 @@ enum Cmd {
     /// Bind a package to a case and set or extend its retention (S3 Object Lock, never
     /// shortened) and legal hold; recorded in the custody ledger.
     Retain(sealer::retain::RetainArgs),
+    /// Approve access to sealed evidence (for agencies whose case system does not publish
+    /// approvals itself); prints the approval id.
+    Approve(sealer::access::ApproveArgs),
+    /// Retrieve evidence under an approval: prints short-lived URLs as JSON; the access, or the
+    /// refusal (exit 1), is recorded in the custody ledger.
+    Access(sealer::access::AccessArgs),
     /// Create a development CA and a signer issued by it (PEM files). Not for production: see
     /// sealer/README.md for the production identity.
     DevCa {
@@ -117,6 +123,17 @@ fn main() -> ExitCode {
         Cmd::Retain(a) => (|| {
             let cfg = load_config(a.config.clone())?;
             rt.block_on(sealer::retain::retain(&cfg, &a))?;
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Cmd::Approve(a) => (|| {
+            let cfg = load_config(a.config.clone())?;
+            println!("{}", rt.block_on(sealer::access::approve(&cfg, &a))?);
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Cmd::Access(a) => (|| {
+            let cfg = load_config(a.config.clone())?;
+            let out = rt.block_on(sealer::access::access(&cfg, &a))?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::DevCa { out, organisation, days } => sealer::credentials::dev_ca(&out, &organisation, days).map(|f| {

@@ -249,3 +249,77 @@ fn local_seal_of_a_recording_and_its_copy_verifies() {
     assert_eq!(code, 2, "{text}");
     assert!(text.lines().any(|l| l.contains("FAIL") && l.contains("derivatives/access.mp4")), "{text}");
 }
+
+/// Evidence is retrieved only under an approval: without one, or with one for another recording
+/// or of another scope, the access is refused and the refusal is in the ledger; with one, the
+/// short-lived URL serves exactly the sealed bytes, and the access is in the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_needs_an_approval_and_every_access_and_refusal_is_in_the_ledger() {
+    let mut p = Pipeline::new().expect("servers start");
+    p.start_all().expect("workers start");
+    let mut files = Vec::new();
+    for i in 1..=2 {
+        let f = p.dir.path().join(format!("OF0003_CAM13_2026112810{i:02}00_000{i}.MP4"));
+        mp4(&f, &Spec { seconds: 2, ..Default::default() }).unwrap();
+        files.push(f);
+    }
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    p.push("CAM13", &refs).unwrap();
+    let events = p.sealed(2, Duration::from_secs(180)).await.unwrap();
+    let (a, b) = (events[0].evidence_id.to_string(), events[1].evidence_id.to_string());
+    let cfg = p.config_path("sealer");
+    let cfg = cfg.to_str().unwrap();
+    let access = |extra: &[&str], id: &str| {
+        let mut args = vec!["access", "--config", cfg, "--reason", "court hearing", "--actor", "clerk-7"];
+        args.extend_from_slice(extra);
+        args.push(id);
+        sealer(&args)
+    };
+    let ledger_len = || async {
+        let client = async_nats::connect(&p.nats.url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut s = js.get_stream(evidence_contracts::subjects::LEDGER_STREAM).await.unwrap();
+        s.info().await.unwrap().state.messages
+    };
+    assert_eq!(ledger_len().await, 2, "two seal records");
+
+    let (code, text) = access(&[], &a);
+    assert_ne!(code, 0, "no approval must be refused: {text}");
+    assert!(text.contains("access refused") && text.contains("no approval"), "{text}");
+    assert_eq!(ledger_len().await, 3, "the refusal is recorded");
+
+    let (code, approval) = sealer(&[
+        "approve",
+        "--config",
+        cfg,
+        "--approver",
+        "chief-1",
+        "--reason",
+        "hearing 2026-12-01",
+        "--scope",
+        "derivatives",
+        "--valid-for",
+        "1h",
+        &a,
+    ]);
+    assert_eq!(code, 0, "{approval}");
+    let approval = approval.trim().to_owned();
+    let (code, text) = access(&["--approval", &approval], &b);
+    assert_ne!(code, 0, "an approval for another recording: {text}");
+    assert!(text.contains("does not cover"), "{text}");
+    let (code, text) = access(&["--approval", &approval, "--scope", "original"], &a);
+    assert_ne!(code, 0, "an approval of another scope: {text}");
+    assert_eq!(ledger_len().await, 5, "every refusal is recorded");
+
+    let (code, text) = access(&["--approval", &approval], &a);
+    assert_eq!(code, 0, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let obj = &v["objects"][0];
+    let url = obj["url"].as_str().unwrap();
+    let body = Command::new("curl").args(["-sf", url]).output().unwrap();
+    assert!(body.status.success(), "the presigned URL works");
+    let sha = evidence_contracts::seal::digests_of(&body.stdout).1;
+    assert_eq!(serde_json::to_value(sha).unwrap(), obj["sha256"], "the URL serves exactly the sealed copy");
+    assert_eq!(ledger_len().await, 6, "the access is recorded");
+    assert_eq!(v["ledger_seq"], 6);
+}

@@ -11,6 +11,7 @@
 //! `…V2` type and subject, and both are served during migration. The JSON Schemas under
 //! `deploy/schemas/` are generated from these types; a test fails when they drift.
 
+pub mod access;
 pub mod events;
 pub mod ids;
 pub mod ingest;

@@ -4,6 +4,7 @@
 
 use schemars::{JsonSchema, schema_for};
 
+use crate::access::AccessApprovalV1;
 use crate::events::{EvidenceRejectedV1, EvidenceSealedV1};
 use crate::ingest::IngestRequestV1;
 use crate::ledger::{LedgerCheckpointV1, LedgerRecordV1};
@@ -45,5 +46,6 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("evidence.signature.v1.schema.json", pretty::<SignatureV1>()),
         ("evidence.ledger.record.v1.schema.json", pretty::<LedgerRecordV1>()),
         ("evidence.ledger.checkpoint.v1.schema.json", pretty::<LedgerCheckpointV1>()),
+        ("evidence.access.approval.v1.schema.json", pretty::<AccessApprovalV1>()),
     ]
 }

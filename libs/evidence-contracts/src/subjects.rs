@@ -6,6 +6,7 @@
 //! | `EVIDENCE_INGEST` | `evidence.ingest.request.v1.<station_id>` | work queue | stations | ingest-worker |
 //! | `EVIDENCE_PIPELINE` | `evidence.pipeline.transcode.v1`, `evidence.pipeline.seal.v1` | work queue | ingest-worker, transcoder | transcoder, sealer |
 //! | `EVIDENCE_EVENTS` | `evidence.sealed.v1.<evidence_id>`, `evidence.rejected.v1.<stage>`, `evidence.ledger.checkpoint.v1` | limits, no delete, no purge | sealer, every worker | case systems, stations |
+//! | `EVIDENCE_APPROVALS` | `evidence.access.approval.v1.<approval_id>` | limits, no delete, no purge | case systems, `sealer approve` | `sealer access` |
 //! | `EVIDENCE_LEDGER` | `evidence.ledger.v1.<kind>.<evidence_id>` | limits, no delete, no purge, hash-chained | sealer | verifiers, auditors |
 
 use crate::{EvidenceId, StationId};
@@ -14,6 +15,7 @@ pub const INGEST_STREAM: &str = "EVIDENCE_INGEST";
 pub const PIPELINE_STREAM: &str = "EVIDENCE_PIPELINE";
 pub const EVENTS_STREAM: &str = "EVIDENCE_EVENTS";
 pub const LEDGER_STREAM: &str = "EVIDENCE_LEDGER";
+pub const APPROVALS_STREAM: &str = "EVIDENCE_APPROVALS";
 /// Filter matching every ledger record.
 pub const LEDGER_ALL: &str = "evidence.ledger.v1.>";
 /// Ledger checkpoint announcements (events stream).
@@ -43,6 +45,10 @@ pub fn sealed(evidence: &EvidenceId) -> String {
 
 pub fn ledger(kind: crate::ledger::LedgerKind, evidence: &EvidenceId) -> String {
     format!("evidence.ledger.v1.{}.{evidence}", kind.as_str())
+}
+
+pub fn access_approval(approval_id: &str) -> String {
+    format!("evidence.access.approval.v1.{approval_id}")
 }
 
 pub fn rejected(stage: crate::events::Stage) -> String {

@@ -463,6 +463,35 @@ impl Store {
         self.upload_stream(dst_bucket, dst_key, source, expect, opts).await
     }
 
+    /// A URL that lets its holder GET one object until `expires` has passed (SigV4 presigned).
+    ///
+    /// # Errors
+    /// An expiry the signer refuses (over 7 days).
+    pub async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: std::time::Duration,
+    ) -> Result<String, StoreError> {
+        let cfg = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires).map_err(|e| StoreError::Service {
+            op: "presign",
+            bucket: bucket.into(),
+            key: key.into(),
+            code: "InvalidExpiry".into(),
+            message: e.to_string(),
+            status: None,
+        })?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .presigned(cfg)
+            .await
+            .map_err(|e| self.err("presign", bucket, key, e))?;
+        Ok(req.uri().to_owned())
+    }
+
     /// Keys under `prefix`, in key order.
     ///
     /// # Errors

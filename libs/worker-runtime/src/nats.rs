@@ -12,11 +12,12 @@ use evidence_contracts::{Message, encode};
 use crate::config::{NatsConfig, read_secret_file};
 
 /// The stream definitions, exactly the files under `deploy/nats/streams/`.
-pub const STREAM_DEFINITIONS: [(&str, &str); 4] = [
+pub const STREAM_DEFINITIONS: [(&str, &str); 5] = [
     ("EVIDENCE_INGEST", include_str!("../../../deploy/nats/streams/EVIDENCE_INGEST.json")),
     ("EVIDENCE_PIPELINE", include_str!("../../../deploy/nats/streams/EVIDENCE_PIPELINE.json")),
     ("EVIDENCE_EVENTS", include_str!("../../../deploy/nats/streams/EVIDENCE_EVENTS.json")),
     ("EVIDENCE_LEDGER", include_str!("../../../deploy/nats/streams/EVIDENCE_LEDGER.json")),
+    ("EVIDENCE_APPROVALS", include_str!("../../../deploy/nats/streams/EVIDENCE_APPROVALS.json")),
 ];
 
 /// Parses one embedded stream definition.
