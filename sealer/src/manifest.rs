@@ -80,7 +80,10 @@ pub fn sidecar_key(asset_key: &str) -> String {
 fn context(anchors_pem: Option<&str>) -> c2pa::Result<c2pa::Context> {
     let mut settings = serde_json::json!({
         "core": { "backing_store_memory_threshold_in_mb": 16 },
-        "builder": { "claim_generator_info": { "name": "evidence-pipeline sealer", "version": env!("CARGO_PKG_VERSION") } },
+        "builder": {
+            "claim_generator_info": { "name": "evidence-pipeline sealer", "version": env!("CARGO_PKG_VERSION") },
+            "thumbnail": { "enabled": false },
+        },
     });
     if let Some(pem) = anchors_pem {
         settings["trust"] = serde_json::json!({ "trust_anchors": pem });

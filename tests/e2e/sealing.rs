@@ -260,12 +260,24 @@ async fn access_needs_an_approval_and_every_access_and_refusal_is_in_the_ledger(
     let mut files = Vec::new();
     for i in 1..=2 {
         let f = p.dir.path().join(format!("OF0003_CAM13_2026112810{i:02}00_000{i}.MP4"));
-        mp4(&f, &Spec { seconds: 2, ..Default::default() }).unwrap();
+        // Different lengths: two identical files are one recording (same evidence id).
+        mp4(&f, &Spec { seconds: 1 + i, ..Default::default() }).unwrap();
         files.push(f);
     }
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     p.push("CAM13", &refs).unwrap();
     let events = p.sealed(2, Duration::from_secs(180)).await.unwrap();
+    if events.len() < 2 {
+        let logs: Vec<String> = p
+            .workers
+            .iter_mut()
+            .map(|w| {
+                let t = w.log_text();
+                format!("== {}\n{t}", w.name)
+            })
+            .collect();
+        panic!("only {} of 2 sealed:\n{}", events.len(), logs.join("\n"));
+    }
     let (a, b) = (events[0].evidence_id.to_string(), events[1].evidence_id.to_string());
     let cfg = p.config_path("sealer");
     let cfg = cfg.to_str().unwrap();
