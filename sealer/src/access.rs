@@ -7,8 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use evidence_contracts::access::{AccessApprovalSchema, AccessApprovalV1, AccessScope};
-use evidence_contracts::events::EvidenceSealedV1;
-use evidence_contracts::ledger::{GENESIS, LedgerKind, LedgerRecordSchema, LedgerRecordV1};
+use evidence_contracts::ledger::LedgerKind;
 use evidence_contracts::seal::ObjectRole;
 use evidence_contracts::{EvidenceId, decode, subjects};
 
@@ -128,10 +127,7 @@ fn judge(approval: Option<&AccessApprovalV1>, id: &EvidenceId, scope: AccessScop
 pub async fn access(cfg: &Config, a: &AccessArgs) -> anyhow::Result<serde_json::Value> {
     let id = parse_id(&a.evidence_id)?;
     let (js, store) = crate::export::connect(cfg).await?;
-    let ev = worker_runtime::nats::last_on_subject(&js, subjects::EVENTS_STREAM, &subjects::sealed(&id))
-        .await?
-        .with_context(|| format!("no sealed event for evidence {id}"))?;
-    let ev: EvidenceSealedV1 = decode(&ev.payload).context("the sealed event does not parse")?;
+    let ev = crate::export::sealed_event(&js, &id).await?;
     let approval = match &a.approval {
         Some(aid) => {
             worker_runtime::nats::last_on_subject(&js, subjects::APPROVALS_STREAM, &subjects::access_approval(aid))
@@ -171,18 +167,7 @@ pub async fn access(cfg: &Config, a: &AccessArgs) -> anyhow::Result<serde_json::
         "url_expires_at": (Utc::now() + chrono::Duration::from_std(expires).unwrap_or_default()).to_rfc3339(),
         "refused": verdict.as_ref().err(),
     });
-    let rec = LedgerRecordV1 {
-        schema: LedgerRecordSchema,
-        kind: LedgerKind::Access,
-        evidence_id: id,
-        at: Utc::now(),
-        prev_sha256: GENESIS.into(),
-        seal_record_key: ev.seal_record.key.clone(),
-        seal_record_sha256: ev.seal_record.sha256,
-        seal_record_blake3: ev.seal_record.blake3,
-        actor: a.actor.clone(),
-        detail,
-    };
+    let rec = crate::ledger::package_record(LedgerKind::Access, &ev, &a.actor, detail);
     let appended = ledger.append(rec, &format!("ledger:access:{id}:{}", uuid::Uuid::new_v4().simple())).await?;
     ledger.checkpoint_if_due(appended.seq).await?;
     if let Err(why) = verdict {

@@ -31,6 +31,17 @@ pub async fn connect(cfg: &Config) -> anyhow::Result<(async_nats::jetstream::Con
     Ok((js, store))
 }
 
+/// The sealed event of `id`: where its package is and what it holds.
+///
+/// # Errors
+/// Not sealed (yet), or the events stream cannot be read.
+pub async fn sealed_event(js: &async_nats::jetstream::Context, id: &EvidenceId) -> anyhow::Result<EvidenceSealedV1> {
+    let m = worker_runtime::nats::last_on_subject(js, subjects::EVENTS_STREAM, &subjects::sealed(id))
+        .await?
+        .with_context(|| format!("no sealed event for evidence {id}: it is not sealed (yet), or the id is wrong"))?;
+    decode(&m.payload).context("the sealed event does not parse")
+}
+
 /// Writes the package of `id` into `out` (which must not exist or be empty).
 ///
 /// # Errors
@@ -41,10 +52,7 @@ pub async fn export(cfg: &Config, id: &EvidenceId, out: &Path) -> anyhow::Result
     }
     std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
     let (js, store) = connect(cfg).await?;
-    let ev = worker_runtime::nats::last_on_subject(&js, subjects::EVENTS_STREAM, &subjects::sealed(id))
-        .await?
-        .with_context(|| format!("no sealed event for evidence {id}: it is not sealed (yet), or the id is wrong"))?;
-    let ev: EvidenceSealedV1 = decode(&ev.payload).context("the sealed event does not parse")?;
+    let ev = sealed_event(&js, id).await?;
     let bucket = &ev.bucket;
     for (key, _) in store.list(bucket, &ev.prefix).await? {
         let rel = key.strip_prefix(&ev.prefix).unwrap_or(&key);

@@ -224,13 +224,29 @@ impl SealHandler {
             .head(self.bucket(), &key)
             .await
             .map_err(|source| SealError::Store { what: "sidecar", source })?;
-        let bytes = if stored.is_some() {
-            self.get_small("sidecar", &key).await?
+        let reopen = |bytes: Vec<u8>| {
+            let (path, name, key) = (original.to_owned(), file_name.to_owned(), key.clone());
+            async move {
+                blocking(move || manifest::reopen_sidecar(&path, &name, bytes)).await.map_err(|detail| {
+                    SealError::BadRecord {
+                        bucket: self.bucket().to_owned(),
+                        key,
+                        detail: format!("the stored sidecar does not validate against the original: {detail}"),
+                    }
+                })
+            }
+        };
+        let sidecar = if stored.is_some() {
+            reopen(self.get_small("sidecar", &key).await?).await?
         } else {
             let (creds, path, name, a) =
                 (self.creds.clone(), original.to_owned(), file_name.to_owned(), assertion.clone());
             match blocking(move || manifest::sign_original(&creds, &path, &name, &a)).await {
-                Ok(s) => self.put_generated("sidecar", &key, s.bytes, opts).await?,
+                // Signed and validated here: validate again only if another attempt's sidecar won.
+                Ok(s) => match self.put_generated("sidecar", &key, s.bytes.clone(), opts).await? {
+                    b if b == s.bytes => s,
+                    b => reopen(b).await?,
+                },
                 Err(e) => {
                     metrics::manifest("failed");
                     tracing::warn!(key = original_key, error = %format!("{e:#}"), "no C2PA manifest for the original; the signed seal record binds it");
@@ -238,14 +254,6 @@ impl SealHandler {
                 }
             }
         };
-        let (path, name) = (original.to_owned(), file_name.to_owned());
-        let sidecar = blocking(move || manifest::reopen_sidecar(&path, &name, bytes)).await.map_err(|detail| {
-            SealError::BadRecord {
-                bucket: self.bucket().to_owned(),
-                key: key.clone(),
-                detail: format!("the stored sidecar does not validate against the original: {detail}"),
-            }
-        })?;
         metrics::manifest("ok");
         let d = self.digests_of_stored("sidecar", &key).await?;
         let binding = ManifestBindingV1 {
@@ -296,11 +304,13 @@ impl SealHandler {
 
         // Embedded manifest (MP4).
         if let (Some(format), Some(side)) = (format, sidecar) {
-            let digests = if stored.is_some() {
-                self.store
+            let (digests, fresh_check) = if stored.is_some() {
+                let dg = self
+                    .store
                     .download_to_file(self.bucket(), &key, &copy_out)
                     .await
-                    .map_err(|source| SealError::Store { what: "copy", source })?
+                    .map_err(|source| SealError::Store { what: "copy", source })?;
+                (dg, None)
             } else {
                 let fetched = self.fetch("copy", &d.object, &copy_in).await?;
                 let (creds, i, o, p, orig, s, a) = (
@@ -313,12 +323,12 @@ impl SealHandler {
                     assertion.clone(),
                 );
                 match blocking(move || manifest::sign_copy(&creds, &i, &o, format, &p, &orig, &s, &a)).await {
-                    Ok(_) => {
+                    Ok(check) => {
                         let path = copy_out.clone();
                         let dg = blocking(move || object_store::hash_file(&path))
                             .await
                             .map_err(|e| SealError::Local { what: "hash the signed copy", detail: e.to_string() })?;
-                        self.put_file("copy", &key, &copy_out, dg, &opts).await?
+                        (self.put_file("copy", &key, &copy_out, dg, &opts).await?, Some(check))
                     }
                     Err(e) => {
                         metrics::manifest("failed");
@@ -342,8 +352,15 @@ impl SealHandler {
                     binding("none", "none", None, None, Some("c2pa could not sign the copy (earlier attempt)".into())),
                 ));
             }
-            let (path, fmt) = (copy_out.clone(), format);
-            let check = blocking(move || manifest::read_embedded(&path, fmt, None)).await;
+            // A copy signed now was validated by `sign_copy`; one an earlier attempt stored is
+            // validated here.
+            let check = match fresh_check {
+                Some(c) => c,
+                None => {
+                    let (path, fmt) = (copy_out.clone(), format);
+                    blocking(move || manifest::read_embedded(&path, fmt, None)).await
+                }
+            };
             if !check.failures.is_empty() {
                 return Err(SealError::BadRecord {
                     bucket: self.bucket().to_owned(),

@@ -212,6 +212,27 @@ pub async fn checkpoints_around(store: &Store, bucket: &str, seq: u64) -> anyhow
     Ok((seqs.iter().copied().filter(|s| *s <= seq).max(), seqs.iter().copied().filter(|s| *s > seq).min()))
 }
 
+/// A ledger record about a sealed package (retention change, access), from its sealed event.
+pub fn package_record(
+    kind: evidence_contracts::ledger::LedgerKind,
+    ev: &evidence_contracts::events::EvidenceSealedV1,
+    actor: &str,
+    detail: serde_json::Value,
+) -> LedgerRecordV1 {
+    LedgerRecordV1 {
+        schema: evidence_contracts::ledger::LedgerRecordSchema,
+        kind,
+        evidence_id: ev.evidence_id,
+        at: Utc::now(),
+        prev_sha256: GENESIS.into(),
+        seal_record_key: ev.seal_record.key.clone(),
+        seal_record_sha256: ev.seal_record.sha256,
+        seal_record_blake3: ev.seal_record.blake3,
+        actor: actor.to_owned(),
+        detail,
+    }
+}
+
 /// What replaying a stretch of the chain found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChainCheck {

@@ -204,9 +204,9 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         }
         match (&sidecar, format) {
             (Some(side), Some(format)) => {
-                let label =
+                let check =
                     manifest::sign_copy(&creds, file, &rel(&key), format, profile, &original_path, side, &assertion)?;
-                manifests.push(binding(&key, "embedded", None, "c2pa.hash.bmff", label, None));
+                manifests.push(binding(&key, "embedded", None, &check.hash_binding, check.label, None));
                 objects.push(obj(
                     ObjectRole::Derivative,
                     Some(profile.clone()),

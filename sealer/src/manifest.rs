@@ -266,7 +266,7 @@ fn copy_builder(
 
 /// Writes `copy_out`: `copy_in` with an embedded manifest (see [`copy_builder`]). Written to a
 /// temporary name in the same folder and renamed: c2pa leaves a 0-byte output when signing
-/// fails. Returns the manifest label.
+/// fails. Returns the validation of the signed copy.
 ///
 /// # Errors
 /// The copy's format has no c2pa handler, or signing fails.
@@ -280,7 +280,7 @@ pub fn sign_copy(
     original: &Path,
     sidecar: &Sidecar,
     assertion: &RecordingAssertion,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<ManifestCheck> {
     let title = copy_out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut builder = copy_builder(&title, copy_format, profile, original, sidecar, assertion)?;
     let signer = creds.c2pa_signer()?;
@@ -297,7 +297,7 @@ pub fn sign_copy(
     if let Some(e) = check.failures.first() {
         anyhow::bail!("the signed copy does not validate: {e}");
     }
-    Ok(check.label)
+    Ok(check)
 }
 
 /// A sidecar for a copy c2pa cannot embed into (Matroska): same manifest as [`sign_copy`],

@@ -6,11 +6,9 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use evidence_contracts::events::EvidenceSealedV1;
-use evidence_contracts::ledger::{GENESIS, LedgerKind, LedgerRecordSchema, LedgerRecordV1};
-use evidence_contracts::{EvidenceId, decode, subjects};
+use evidence_contracts::EvidenceId;
+use evidence_contracts::ledger::LedgerKind;
 use object_store::Lock;
 
 use crate::config::Config;
@@ -47,10 +45,7 @@ pub async fn retain(cfg: &Config, a: &RetainArgs) -> anyhow::Result<()> {
     let id: EvidenceId =
         a.evidence_id.parse().map_err(|e| anyhow::anyhow!("{} is not an evidence id: {e}", a.evidence_id))?;
     let (js, store) = crate::export::connect(cfg).await?;
-    let ev = worker_runtime::nats::last_on_subject(&js, subjects::EVENTS_STREAM, &subjects::sealed(&id))
-        .await?
-        .with_context(|| format!("no sealed event for evidence {id}"))?;
-    let ev: EvidenceSealedV1 = decode(&ev.payload).context("the sealed event does not parse")?;
+    let ev = crate::export::sealed_event(&js, &id).await?;
     let until = a.until.unwrap_or_else(|| Utc::now() + chrono::Duration::days(i64::from(cfg.retention.evidence_days)));
     let mut keys: Vec<String> = ev.objects.iter().map(|o| o.key.clone()).collect();
     keys.push(ev.seal_record.key.clone());
@@ -87,18 +82,7 @@ pub async fn retain(cfg: &Config, a: &RetainArgs) -> anyhow::Result<()> {
         "objects": applied.len(),
     });
     let request = blake3::hash(detail.to_string().as_bytes()).to_hex();
-    let rec = LedgerRecordV1 {
-        schema: LedgerRecordSchema,
-        kind: LedgerKind::Retention,
-        evidence_id: id,
-        at: Utc::now(),
-        prev_sha256: GENESIS.into(),
-        seal_record_key: ev.seal_record.key.clone(),
-        seal_record_sha256: ev.seal_record.sha256,
-        seal_record_blake3: ev.seal_record.blake3,
-        actor: a.actor.clone(),
-        detail,
-    };
+    let rec = crate::ledger::package_record(LedgerKind::Retention, &ev, &a.actor, detail);
     let appended = ledger.append(rec, &format!("ledger:retention:{id}:{}", &request[..16])).await?;
     ledger.checkpoint_if_due(appended.seq).await?;
     println!("ledger record {} ({})", appended.seq, if appended.fresh { "appended" } else { "already recorded" });

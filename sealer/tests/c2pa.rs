@@ -70,7 +70,7 @@ fn mp4_original_gets_a_bmff_sidecar_and_the_copy_an_embedded_manifest_pointing_b
     media::mp4(&copy_in, &Spec { container: Container::Mp4Faststart, ..Spec::default() }).unwrap();
     let copy_out = dir.path().join("access.mp4");
     let label =
-        manifest::sign_copy(&creds, &copy_in, &copy_out, "video/mp4", "access", &original, &sidecar, &a).unwrap();
+        manifest::sign_copy(&creds, &copy_in, &copy_out, "video/mp4", "access", &original, &sidecar, &a).unwrap().label;
     let embedded = manifest::read_embedded(&copy_out, "video/mp4", Some(&anchors));
     assert!(embedded.failures.is_empty(), "{embedded:?}");
     assert_eq!(embedded.label, label);
