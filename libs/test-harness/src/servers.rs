@@ -93,6 +93,39 @@ impl Drop for NatsServer {
     }
 }
 
+/// Starts a server on a free loopback port, retrying on another port when it does not come up
+/// (another test may take the port between probe and bind). `command` builds the command line.
+fn spawn_on_free_port(what: &str, command: impl Fn(u16) -> Command) -> anyhow::Result<(Child, u16)> {
+    let mut last = None;
+    for _ in 0..5 {
+        let port = free_port()?;
+        let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+        let mut child =
+            command(port).stdout(Stdio::null()).stderr(log).spawn().with_context(|| format!("spawn {what}"))?;
+        match wait_port(port, &mut child, what) {
+            Ok(()) => return Ok((child, port)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("{what} did not start")))
+}
+
+/// An `[s3]` config for `endpoint` with unique bucket names and the test credentials.
+fn s3_config(endpoint: &str) -> object_store::S3Config {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    object_store::S3Config {
+        endpoint: Some(endpoint.to_owned()),
+        working_bucket: format!("work-{}", &tag[..12]),
+        evidence_bucket: format!("evidence-{}", &tag[..12]),
+        static_credentials: Some((S3_ACCESS_KEY.into(), S3_SECRET_KEY.into())),
+        ..Default::default()
+    }
+}
+
 /// A real S3-compatible server (`s3s-fs`) with its own root directory.
 pub struct S3Server {
     child: Child,
@@ -107,42 +140,19 @@ impl S3Server {
     pub fn start() -> anyhow::Result<Self> {
         let bin = find_binary("s3s-fs", "S3S_FS_BIN")?;
         let root = tempfile::tempdir()?;
-        let mut last = None;
-        for _ in 0..5 {
-            let port = free_port()?;
-            let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
-            let mut child = Command::new(&bin)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        let (child, port) = spawn_on_free_port("s3s-fs", |port| {
+            let mut c = Command::new(&bin);
+            c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-                .arg(root.path())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .with_context(|| format!("spawn {}", bin.display()))?;
-            match wait_port(port, &mut child, "s3s-fs") {
-                Ok(()) => {
-                    return Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root });
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("s3s-fs did not start")))
+                .arg(root.path());
+            c
+        })?;
+        Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root })
     }
 
     /// An `[s3]` config pointing at this server with unique bucket names.
     pub fn config(&self) -> object_store::S3Config {
-        let tag = uuid::Uuid::new_v4().simple().to_string();
-        object_store::S3Config {
-            endpoint: Some(self.endpoint.clone()),
-            working_bucket: format!("work-{}", &tag[..12]),
-            evidence_bucket: format!("evidence-{}", &tag[..12]),
-            static_credentials: Some((S3_ACCESS_KEY.into(), S3_SECRET_KEY.into())),
-            ..Default::default()
-        }
+        s3_config(&self.endpoint)
     }
 
     /// Stops the server (the data stays) — simulates an unreachable store.
@@ -171,38 +181,17 @@ impl MotoS3Mock {
     /// The binary is missing (run scripts/setup) or does not start.
     pub fn start() -> anyhow::Result<Self> {
         let bin = find_binary("moto_server", "MOTO_SERVER_BIN")?;
-        let mut last = None;
-        for _ in 0..5 {
-            let port = free_port()?;
-            let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
-            let mut child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .with_context(|| format!("spawn {}", bin.display()))?;
-            match wait_port(port, &mut child, "moto_server") {
-                Ok(()) => return Ok(Self { child, endpoint: format!("http://127.0.0.1:{port}") }),
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("moto_server did not start")))
+        let (child, port) = spawn_on_free_port("moto_server", |port| {
+            let mut c = Command::new(&bin);
+            c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            c
+        })?;
+        Ok(Self { child, endpoint: format!("http://127.0.0.1:{port}") })
     }
 
     /// An `[s3]` config for the mock (any credentials are accepted).
     pub fn config(&self) -> object_store::S3Config {
-        let tag = uuid::Uuid::new_v4().simple().to_string();
-        object_store::S3Config {
-            endpoint: Some(self.endpoint.clone()),
-            working_bucket: format!("work-{}", &tag[..12]),
-            evidence_bucket: format!("evidence-{}", &tag[..12]),
-            static_credentials: Some((S3_ACCESS_KEY.into(), S3_SECRET_KEY.into())),
-            ..Default::default()
-        }
+        s3_config(&self.endpoint)
     }
 }
 
