@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use evidence_contracts::events::Stage;
 use evidence_contracts::ingest::IngestRequestV1;
 use evidence_contracts::keys::{self, ObjectRef};
+use evidence_contracts::report::{SessionFinding, SessionFindingKind};
 use evidence_contracts::transcode::{DeadlineV1, ObjectV1, TranscodeJobSchema, TranscodeJobV1};
 use evidence_contracts::{keys::check_file_name, subjects};
 use gst_support::continuity;
@@ -97,6 +98,27 @@ impl Handler for IngestHandler {
                 ),
             });
         }
+        // A station's credentials let it publish only on its own subject; the payload must not
+        // claim another station, nor point into another station's landing area.
+        let own = subjects::ingest_request(&req.station_id);
+        if delivery.subject != own {
+            return Self::reject(IngestError::InvalidField {
+                field: "station_id",
+                detail: format!(
+                    "\"{}\" arrived on {} but a station may only publish on its own subject {own}",
+                    req.station_id, delivery.subject
+                ),
+            });
+        }
+        if !req.landing.key.starts_with(&format!("landing/{}/", req.station_id)) {
+            return Self::reject(IngestError::InvalidField {
+                field: "landing.key",
+                detail: format!(
+                    "\"{}\" is outside station {}'s landing area landing/{}/",
+                    req.landing.key, req.station_id, req.station_id
+                ),
+            });
+        }
         let evidence_id = req.evidence_id();
         tracing::info!(%evidence_id, object = %req.landing, size = req.size_bytes, delivered = delivery.delivered, "verifying upload");
 
@@ -132,13 +154,18 @@ impl Handler for IngestHandler {
             gst_support::scan::demux_scan(spool.path(), &CancellationToken::new(), cfg.ingest.stall_timeout).await?;
         let file =
             continuity::file_report(&req.file_name, digests.size, digests.blake3, digests.sha256, &scan, tolerance);
-        let summary = continuity::summary(&file);
+        // A segment of a recorded session: what lay between it and the previous segment is
+        // part of this recording's report (an outage is a gap, never a silent hole).
+        let between = segment_findings(req.segment.as_ref(), &req.file_name, cfg.ingest.gap_tolerance);
+        let mut summary = continuity::summary(&file);
+        summary.findings += u32::try_from(between.len()).unwrap_or(u32::MAX);
         let report = continuity::scan_report(
             &continuity::tool_string("ingest-worker", env!("CARGO_PKG_VERSION")),
             vec![file],
-            Vec::new(),
+            between,
             tolerance,
         );
+        summary.verdict = report.verdict;
         metrics::scanned(&report.files[0], report.verdict);
         drop(spool);
 
@@ -186,4 +213,25 @@ impl Handler for IngestHandler {
         tracing::info!(%evidence_id, verdict = job.scan.verdict.as_str(), findings = job.scan.findings, duplicate, "upload verified and scanned");
         Ok(())
     }
+}
+
+/// The session finding for a segment whose predecessor ended more than `tolerance` before it
+/// began (or that overlaps it).
+fn segment_findings(
+    seg: Option<&evidence_contracts::ingest::SegmentV1>,
+    file_name: &str,
+    tolerance: std::time::Duration,
+) -> Vec<SessionFinding> {
+    let Some(seg) = seg else { return Vec::new() };
+    let Some(prev) = &seg.previous_file else { return Vec::new() };
+    let gap = seg.gap_before_s();
+    let tol = tolerance.as_secs_f64();
+    let kind = if gap > tol {
+        SessionFindingKind::GapBetweenFiles
+    } else if gap < -tol {
+        SessionFindingKind::OverlapBetweenFiles
+    } else {
+        return Vec::new();
+    };
+    vec![SessionFinding { kind, after: prev.clone(), before: file_name.to_owned(), duration_s: gap.abs() }]
 }

@@ -49,7 +49,13 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let js = worker_runtime::nats::jetstream(
         &client,
         &cfg.nats,
-        &[subjects::INGEST_STREAM, subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM],
+        &[
+            subjects::INGEST_STREAM,
+            subjects::PIPELINE_STREAM,
+            subjects::EVENTS_STREAM,
+            subjects::STATIONS_STREAM,
+            subjects::RECEIPTS_STREAM,
+        ],
     )
     .await?;
     let store = object_store::Store::new(cfg.s3.clone()).await?;

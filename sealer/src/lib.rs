@@ -61,7 +61,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let js = worker_runtime::nats::jetstream(
         &client,
         &cfg.nats,
-        &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::LEDGER_STREAM],
+        &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::LEDGER_STREAM, subjects::RECEIPTS_STREAM],
     )
     .await?;
     let store = object_store::Store::new(cfg.s3.clone()).await?;

@@ -148,6 +148,7 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
             recorded_start: a.recorded_start,
             docked_at,
             uploaded_at: Utc::now(),
+            segment: None,
         };
         let duplicate = worker_runtime::nats::publish(&js, &req).await?;
         let id = req.evidence_id();

@@ -52,6 +52,7 @@ async fn a_hash_mismatch_is_rejected_with_the_field_named_and_the_upload_kept() 
         recorded_start: None,
         docked_at: Utc::now(),
         uploaded_at: Utc::now(),
+        segment: None,
     };
     let client = async_nats::connect(&p.nats.url).await.expect("nats");
     let js = async_nats::jetstream::new(client);

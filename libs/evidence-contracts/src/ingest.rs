@@ -34,6 +34,41 @@ pub struct IngestRequestV1 {
     pub docked_at: DateTime<Utc>,
     /// When the upload finished (station clock).
     pub uploaded_at: DateTime<Utc>,
+    /// For a segment of a continuous recording (a fixed camera recorded over RTSP): which
+    /// session it belongs to and what lies between it and the previous segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentV1>,
+}
+
+/// One segment of a recording session cut into files by the recorder (`ingest-worker record`).
+/// Times are the recorder's clock (NTP-disciplined), taken from the pipeline clock when the
+/// first and last frame of the segment arrived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SegmentV1 {
+    /// Stable id of the recording session (camera + session start).
+    pub session_id: String,
+    /// 0, 1, 2, … within the session, in recording order.
+    pub index: u64,
+    /// First and last frame of this segment.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The previous segment's file name, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_file: Option<String>,
+    /// The previous segment's last frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_end: Option<DateTime<Utc>>,
+    /// Why the previous segment ended: `split` (planned cut, no gap expected), `outage` (the
+    /// camera or the network dropped; the recorder reconnected), `restart` (the recorder restarted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_ended_by: Option<String>,
+}
+
+impl SegmentV1 {
+    /// Seconds between the previous segment's last frame and this one's first (0 for the first).
+    pub fn gap_before_s(&self) -> f64 {
+        self.previous_end.map_or(0.0, |p| (self.start - p).num_milliseconds() as f64 / 1000.0)
+    }
 }
 
 impl IngestRequestV1 {

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod report;
 pub mod schema;
 pub mod seal;
+pub mod station;
 pub mod subjects;
 pub mod transcode;
 

@@ -10,6 +10,7 @@ use crate::ingest::IngestRequestV1;
 use crate::ledger::{LedgerCheckpointV1, LedgerRecordV1};
 use crate::report::ScanReportV1;
 use crate::seal::{SealJobV1, SealRecordV1, SignatureV1};
+use crate::station::{DockingV1, ReceiptV1};
 use crate::transcode::TranscodeJobV1;
 
 /// Keys sorted at every level, whatever `serde_json` map order the build has (another crate in
@@ -47,5 +48,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("evidence.ledger.record.v1.schema.json", pretty::<LedgerRecordV1>()),
         ("evidence.ledger.checkpoint.v1.schema.json", pretty::<LedgerCheckpointV1>()),
         ("evidence.access.approval.v1.schema.json", pretty::<AccessApprovalV1>()),
+        ("evidence.station.docking.v1.schema.json", pretty::<DockingV1>()),
+        ("evidence.receipt.v1.schema.json", pretty::<ReceiptV1>()),
     ]
 }

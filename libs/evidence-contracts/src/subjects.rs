@@ -7,6 +7,8 @@
 //! | `EVIDENCE_PIPELINE` | `evidence.pipeline.transcode.v1`, `evidence.pipeline.seal.v1` | work queue | ingest-worker, transcoder | transcoder, sealer |
 //! | `EVIDENCE_EVENTS` | `evidence.sealed.v1.<evidence_id>`, `evidence.rejected.v1.<stage>`, `evidence.ledger.checkpoint.v1` | limits, no delete, no purge | sealer, every worker | case systems, stations |
 //! | `EVIDENCE_APPROVALS` | `evidence.access.approval.v1.<approval_id>` | limits, no delete, no purge | case systems, `sealer approve` | `sealer access` |
+//! | `EVIDENCE_STATIONS` | `evidence.station.v1.<station_id>.docking` | limits, no delete, no purge | stations | compliance checks, auditors |
+//! | `EVIDENCE_RECEIPTS` | `evidence.receipt.v1.<station_id>.<evidence_id>` | limits, 400 days, direct get | sealer, any worker rejecting | the station (only its own) |
 //! | `EVIDENCE_LEDGER` | `evidence.ledger.v1.<kind>.<evidence_id>` | limits, no delete, no purge, hash-chained | sealer | verifiers, auditors |
 
 use crate::{EvidenceId, StationId};
@@ -16,6 +18,12 @@ pub const PIPELINE_STREAM: &str = "EVIDENCE_PIPELINE";
 pub const EVENTS_STREAM: &str = "EVIDENCE_EVENTS";
 pub const LEDGER_STREAM: &str = "EVIDENCE_LEDGER";
 pub const APPROVALS_STREAM: &str = "EVIDENCE_APPROVALS";
+pub const STATIONS_STREAM: &str = "EVIDENCE_STATIONS";
+pub const RECEIPTS_STREAM: &str = "EVIDENCE_RECEIPTS";
+/// Filter matching every docking record.
+pub const DOCKINGS_ALL: &str = "evidence.station.v1.>";
+/// Filter matching every receipt.
+pub const RECEIPTS_ALL: &str = "evidence.receipt.v1.>";
 /// Filter matching every ledger record.
 pub const LEDGER_ALL: &str = "evidence.ledger.v1.>";
 /// Ledger checkpoint announcements (events stream).
@@ -37,6 +45,19 @@ pub const SEAL_CONSUMER: &str = "sealer";
 
 pub fn ingest_request(station: &StationId) -> String {
     format!("evidence.ingest.request.v1.{station}")
+}
+
+pub fn station_docking(station: &StationId) -> String {
+    format!("evidence.station.v1.{station}.docking")
+}
+
+pub fn receipt(station: &StationId, evidence: &EvidenceId) -> String {
+    format!("evidence.receipt.v1.{station}.{evidence}")
+}
+
+/// Every receipt for one station: what its credentials may read.
+pub fn receipts_of(station: &StationId) -> String {
+    format!("evidence.receipt.v1.{station}.>")
 }
 
 pub fn sealed(evidence: &EvidenceId) -> String {

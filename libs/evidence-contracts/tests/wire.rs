@@ -20,6 +20,7 @@ fn request() -> IngestRequestV1 {
         recorded_start: Some(Utc.with_ymd_and_hms(2026, 11, 28, 9, 30, 0).unwrap()),
         docked_at: Utc.with_ymd_and_hms(2026, 11, 28, 18, 0, 0).unwrap(),
         uploaded_at: Utc.with_ymd_and_hms(2026, 11, 28, 18, 5, 0).unwrap(),
+        segment: None,
     }
 }
 

@@ -136,7 +136,7 @@ impl Store {
         &self.client
     }
 
-    fn err<E, R>(&self, op: &'static str, bucket: &str, key: &str, e: SdkError<E, R>) -> StoreError
+    pub(crate) fn err<E, R>(&self, op: &'static str, bucket: &str, key: &str, e: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -339,7 +339,7 @@ impl Store {
     }
 
     /// One PUT of bytes whose digests are known: put-if-absent check, digest metadata, options.
-    async fn put_known(
+    pub(crate) async fn put_known(
         &self,
         bucket: &str,
         key: &str,
@@ -786,14 +786,14 @@ async fn hash_blocking(mut h: StreamHasher, data: Bytes) -> StreamHasher {
 }
 
 /// A source of bytes delivered in blocks of up to `n`.
-trait ChunkSource: Send {
+pub(crate) trait ChunkSource: Send {
     /// Returns up to `n` bytes; fewer only at the end.
     fn fill(&mut self, n: usize) -> impl std::future::Future<Output = Result<Bytes, StoreError>> + Send;
 }
 
-struct FileSource {
-    file: tokio::fs::File,
-    path: std::path::PathBuf,
+pub(crate) struct FileSource {
+    pub(crate) file: tokio::fs::File,
+    pub(crate) path: std::path::PathBuf,
 }
 
 impl ChunkSource for FileSource {

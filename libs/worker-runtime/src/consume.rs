@@ -19,6 +19,7 @@ use anyhow::Context;
 use async_nats::jetstream::consumer::{AckPolicy, pull};
 use async_nats::jetstream::{self, AckKind};
 use evidence_contracts::events::{EvidenceRejectedSchema, EvidenceRejectedV1, RejectReason, Stage};
+use evidence_contracts::station::{ReceiptSchema, ReceiptStatus, ReceiptV1};
 use evidence_contracts::{DeviceId, EvidenceId, Message, StationId, decode};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
@@ -326,8 +327,29 @@ async fn reject<H: Handler>(
         payload: String::from_utf8_lossy(&msg.payload).into_owned(),
         rejected_at: chrono::Utc::now(),
     };
-    match crate::nats::publish(js, &event).await {
-        Ok(_) => {
+    let published = async {
+        crate::nats::publish(js, &event).await?;
+        // The station that uploaded learns it on its own receipt subject.
+        if let (Some(station), Some(id)) = (&event.station_id, event.evidence_id) {
+            let receipt = ReceiptV1 {
+                schema: ReceiptSchema,
+                station_id: station.clone(),
+                evidence_id: id,
+                status: ReceiptStatus::Rejected,
+                device_id: event.device_id.clone(),
+                file_name: event.file_name.clone(),
+                package: None,
+                stage: Some(event.stage),
+                reason: Some(reason),
+                detail: Some(detail.clone()),
+                at: event.rejected_at,
+            };
+            crate::nats::publish(js, &receipt).await?;
+        }
+        anyhow::Ok(())
+    };
+    match published.await {
+        Ok(()) => {
             tracing::error!(reason = reason.as_str(), detail = %detail, "message rejected; rejection event published with its payload");
             if let Err(e) = msg.ack_with(AckKind::Term).await {
                 tracing::debug!(error = %e, "term failed; the message will come back and be rejected again (same event id)");

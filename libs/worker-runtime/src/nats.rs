@@ -12,12 +12,14 @@ use evidence_contracts::{Message, encode};
 use crate::config::{NatsConfig, read_secret_file};
 
 /// The stream definitions, exactly the files under `deploy/nats/streams/`.
-pub const STREAM_DEFINITIONS: [(&str, &str); 5] = [
+pub const STREAM_DEFINITIONS: [(&str, &str); 7] = [
     ("EVIDENCE_INGEST", include_str!("../../../deploy/nats/streams/EVIDENCE_INGEST.json")),
     ("EVIDENCE_PIPELINE", include_str!("../../../deploy/nats/streams/EVIDENCE_PIPELINE.json")),
     ("EVIDENCE_EVENTS", include_str!("../../../deploy/nats/streams/EVIDENCE_EVENTS.json")),
     ("EVIDENCE_LEDGER", include_str!("../../../deploy/nats/streams/EVIDENCE_LEDGER.json")),
     ("EVIDENCE_APPROVALS", include_str!("../../../deploy/nats/streams/EVIDENCE_APPROVALS.json")),
+    ("EVIDENCE_STATIONS", include_str!("../../../deploy/nats/streams/EVIDENCE_STATIONS.json")),
+    ("EVIDENCE_RECEIPTS", include_str!("../../../deploy/nats/streams/EVIDENCE_RECEIPTS.json")),
 ];
 
 /// Parses one embedded stream definition.
