@@ -5,7 +5,14 @@
 //! prints each recording's `EvidenceSealedV1` (one JSON document per line on stdout) — the
 //! moment the station may release the file from the camera.
 //!
-//! The resumable, per-slot station agent is its own issue; this is the push primitive it uses.
+//! `station dock` ([`dock`]) is the long-running agent: slots, bindings, resumable uploads,
+//! docking records, receipts. `station credentials` ([`creds`]) makes a station's NKey and its
+//! server-side permissions.
+
+pub mod config;
+pub mod creds;
+pub mod dock;
+mod metrics;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,15 +28,56 @@ use evidence_contracts::keys::{self, ObjectRef, check_file_name};
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId, decode, subjects};
 use futures::StreamExt;
 use object_store::PutOpts;
-use serde::{Deserialize, Serialize};
-use worker_runtime::config::NatsConfig;
 
-/// `station.toml`: where to push.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    pub nats: NatsConfig,
-    pub s3: object_store::S3Config,
+pub use config::Config;
+
+/// `station dock` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DockArgs {
+    /// TOML config with [nats], [s3], [telemetry] and [dock] (see deploy/config/station.toml).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Override `nats.url`.
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Override `s3.endpoint`.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Override `dock.station_id`.
+    #[arg(long, env = "STATION_ID")]
+    pub station: Option<String>,
+    /// Override `telemetry.listen` (port 0 picks a free port).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Exit once every file on the docked devices is sealed, rejected, refused or blocked
+    /// (exit 0 only if all were sealed; one line per file on stdout).
+    #[arg(long)]
+    pub once: bool,
+    /// Redraw one progress line per slot on the terminal instead of periodic log lines.
+    #[arg(long)]
+    pub interactive: bool,
+}
+
+/// Runs the station agent.
+///
+/// # Errors
+/// Invalid config, unreachable servers at start.
+pub async fn dock(a: DockArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg: Config = worker_runtime::config::load_toml(a.config.as_deref())?;
+    if let Some(u) = &a.nats_url {
+        cfg.nats.url.clone_from(u);
+    }
+    if let Some(e) = &a.s3_endpoint {
+        cfg.s3.endpoint = Some(e.clone());
+    }
+    if let Some(s) = &a.station {
+        cfg.dock.station_id.clone_from(s);
+    }
+    if let Some(m) = a.metrics_addr {
+        cfg.telemetry.listen = m;
+    }
+    worker_runtime::telemetry::init_logging(&cfg.telemetry);
+    dock::run(cfg, dock::DockOptions { once: a.once, interactive: a.interactive }).await
 }
 
 /// `station push` arguments.
@@ -204,17 +252,4 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reference_config_parses_and_validates() {
-        let cfg: Config =
-            worker_runtime::config::parse_toml(include_str!("../../deploy/config/station.toml")).expect("parses");
-        cfg.s3.validate().expect("valid [s3]");
-        assert!(cfg.nats.url.starts_with("nats://"));
-    }
 }

@@ -10,4 +10,5 @@ mod crash;
 mod observability;
 mod rejects;
 mod sealing;
+mod station;
 mod worm;

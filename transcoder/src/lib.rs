@@ -55,8 +55,12 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
     let client = worker_runtime::nats::connect(&cfg.nats, "transcoder").await?;
     health.set("nats", true, cfg.nats.url.clone());
-    let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::RECEIPTS_STREAM])
-        .await?;
+    let js = worker_runtime::nats::jetstream(
+        &client,
+        &cfg.nats,
+        &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::RECEIPTS_STREAM],
+    )
+    .await?;
     let store = object_store::Store::new(cfg.s3.clone()).await?;
     store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());

@@ -337,7 +337,12 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| self.err("upload part", bucket, key, e))?;
-            st.parts.push(PartState { number, size: len, etag: out.e_tag().unwrap_or_default().to_owned(), blake3: b3 });
+            st.parts.push(PartState {
+                number,
+                size: len,
+                etag: out.e_tag().unwrap_or_default().to_owned(),
+                blake3: b3,
+            });
             write_state(state_path, &st)?;
             done += len;
             progress(done, size);
@@ -353,11 +358,8 @@ impl Store {
             self.abandon(&st, state_path).await;
             return Err(ResumeError::Changed { path: path.to_owned(), detail });
         }
-        let parts: Vec<CompletedPart> = st
-            .parts
-            .iter()
-            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build())
-            .collect();
+        let parts: Vec<CompletedPart> =
+            st.parts.iter().map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build()).collect();
         self.client()
             .complete_multipart_upload()
             .bucket(bucket)
@@ -373,7 +375,12 @@ impl Store {
     }
 
     /// `(part number, etag, size)` of every part the server holds for an upload.
-    async fn server_parts(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Vec<(i32, String, u64)>, StoreError> {
+    async fn server_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<(i32, String, u64)>, StoreError> {
         let mut held = Vec::new();
         let mut marker: Option<String> = None;
         loop {

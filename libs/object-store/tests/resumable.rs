@@ -79,7 +79,8 @@ async fn an_interrupted_upload_continues_where_it_stopped() {
     assert_eq!(stored, expected, "the object holds exactly the file's bytes");
 
     // Once complete, a repeat does nothing.
-    let again = store.upload_file_resumable(&bucket, key, &file, &state, &PutOpts::default(), &|_, _| {}).await.unwrap();
+    let again =
+        store.upload_file_resumable(&bucket, key, &file, &state, &PutOpts::default(), &|_, _| {}).await.unwrap();
     assert_eq!(again.sent_bytes, 0);
     assert_eq!(again.blake3, expected.blake3);
 }

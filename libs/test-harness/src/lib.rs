@@ -27,11 +27,25 @@ pub async fn events(
     want: usize,
     timeout: std::time::Duration,
 ) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
+    stream_messages(nats_url, evidence_contracts::subjects::EVENTS_STREAM, filter, want, timeout).await
+}
+
+/// [`events`] for any stream.
+///
+/// # Errors
+/// The stream cannot be read.
+pub async fn stream_messages(
+    nats_url: &str,
+    stream_name: &str,
+    filter: &str,
+    want: usize,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
     use async_nats::jetstream::consumer::{DeliverPolicy, pull};
     use futures::StreamExt;
     let client = async_nats::connect(nats_url).await?;
     let js = async_nats::jetstream::new(client);
-    let stream = js.get_stream(evidence_contracts::subjects::EVENTS_STREAM).await?;
+    let stream = js.get_stream(stream_name).await?;
     let consumer = stream
         .create_consumer(pull::Config {
             filter_subject: filter.to_owned(),

@@ -63,6 +63,43 @@ impl NatsServer {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("nats-server did not start")))
     }
 
+    /// A server whose `authorization { … }` block is `auth` (users, nkeys, permissions), as
+    /// deploy/nats/auth.conf configures production.
+    ///
+    /// # Errors
+    /// The binary is missing, the config is invalid, or the server does not start.
+    pub fn start_with_auth(auth: &str) -> anyhow::Result<Self> {
+        let bin = find_binary("nats-server", "NATS_SERVER_BIN")?;
+        let store = tempfile::tempdir()?;
+        let conf = store.path().join("auth.conf");
+        std::fs::write(&conf, format!("authorization {{\n{auth}\n}}\n"))?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+            let mut child = Command::new(&bin)
+                .arg("-c")
+                .arg(&conf)
+                .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "--store_dir"])
+                .arg(store.path())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("spawn {}", bin.display()))?;
+            match wait_port(port, &mut child, "nats-server") {
+                Ok(()) => {
+                    return Ok(Self { child, port, url: format!("nats://127.0.0.1:{port}"), store, bin });
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("nats-server did not start")))
+    }
+
     /// Kills the server (as a crash would) and starts it again on the same port and store.
     ///
     /// # Errors

@@ -15,6 +15,11 @@ pub struct NatsConfig {
     pub url: String,
     /// Credentials file (`.creds`, JWT + nkey seed) for this process. Default: none.
     pub creds_file: Option<PathBuf>,
+    /// File holding this client's NKey seed (`SU…`), e.g. a station's own key. Default: none.
+    pub nkey_seed_file: Option<PathBuf>,
+    /// Reply-subject prefix instead of `_INBOX`, so that a client whose permissions allow it to
+    /// subscribe only to `_INBOX_<station>.>` still gets its replies. Default: none.
+    pub inbox_prefix: Option<String>,
     /// User name for user/password auth. Default: none.
     pub user: Option<String>,
     /// File holding the password (never the password itself in config). Default: none.
@@ -33,6 +38,8 @@ impl Default for NatsConfig {
         Self {
             url: "nats://127.0.0.1:4222".into(),
             creds_file: None,
+            nkey_seed_file: None,
+            inbox_prefix: None,
             user: None,
             password_file: None,
             stream_replicas: 1,

@@ -39,7 +39,26 @@ pub fn stream_config(name: &str) -> anyhow::Result<stream::Config> {
 /// # Errors
 /// Unreachable server (the message names the URL and what to check) or unreadable credentials.
 pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats::Client> {
-    let mut opts = async_nats::ConnectOptions::new()
+    let mut opts = if let Some(creds) = &cfg.creds_file {
+        async_nats::ConnectOptions::with_credentials_file(creds.clone())
+            .await
+            .with_context(|| format!("read nats.creds_file {}", creds.display()))?
+    } else if let Some(seed_file) = &cfg.nkey_seed_file {
+        let seed = read_secret_file(seed_file).context("nats.nkey_seed_file")?;
+        async_nats::ConnectOptions::new().nkey(seed)
+    } else if let Some(user) = &cfg.user {
+        let Some(pw_file) = &cfg.password_file else {
+            bail!("nats.user is set but nats.password_file is not");
+        };
+        let pw = read_secret_file(pw_file)?;
+        async_nats::ConnectOptions::new().user_and_password(user.clone(), pw)
+    } else {
+        async_nats::ConnectOptions::new()
+    };
+    if let Some(prefix) = &cfg.inbox_prefix {
+        opts = opts.custom_inbox_prefix(prefix);
+    }
+    let opts = opts
         .name(name)
         .connection_timeout(cfg.connect_timeout)
         .retry_on_initial_connect()
@@ -49,23 +68,13 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats:
                     tracing::warn!("nats disconnected; reconnecting")
                 }
                 async_nats::Event::Connected => tracing::info!("nats connected"),
+                async_nats::Event::ServerError(e) => {
+                    // Permission violations arrive here, not as errors of the call that caused them.
+                    tracing::error!(error = %e, "nats server reported an error (permissions of this client's credentials?)")
+                }
                 other => tracing::debug!(event = %other, "nats event"),
             }
         });
-    if let Some(creds) = &cfg.creds_file {
-        opts = async_nats::ConnectOptions::with_credentials_file(creds.clone())
-            .await
-            .with_context(|| format!("read nats.creds_file {}", creds.display()))?
-            .name(name)
-            .connection_timeout(cfg.connect_timeout)
-            .retry_on_initial_connect();
-    } else if let Some(user) = &cfg.user {
-        let Some(pw_file) = &cfg.password_file else {
-            bail!("nats.user is set but nats.password_file is not");
-        };
-        let pw = read_secret_file(pw_file)?;
-        opts = opts.user_and_password(user.clone(), pw);
-    }
     let client = tokio::time::timeout(cfg.connect_timeout, opts.connect(cfg.url.as_str()))
         .await
         .map_err(|_| {
