@@ -5,12 +5,14 @@
 //! * [`handler`]: one `IngestRequestV1` → verified, scanned, `TranscodeJobV1` published;
 //! * [`error`]: [`IngestError`](error::IngestError) with `kind()` and `disposition()`;
 //! * [`metrics`]: the `evidence_ingest_*` series;
-//! * [`scan_cli`]: `ingest-worker scan FILE…`, the same scan on local files.
+//! * [`scan_cli`]: `ingest-worker scan FILE…`, the same scan on local files;
+//! * [`record`]: `ingest-worker record`, a fixed camera over RTSP into sealed segments.
 
 pub mod config;
 pub mod error;
 pub mod handler;
 pub mod metrics;
+pub mod record;
 pub mod scan_cli;
 
 use anyhow::Context;

@@ -8,6 +8,7 @@ mod support;
 mod chain;
 mod crash;
 mod observability;
+mod record;
 mod rejects;
 mod sealing;
 mod station;

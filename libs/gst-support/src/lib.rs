@@ -5,11 +5,14 @@
 //!   a stall watchdog; errors name the element and the file;
 //! * [`scan`]: the demux-only pass that collects every buffer's timestamps per stream;
 //! * [`ts`]: the raw MPEG-TS timestamp pass that finds clock jumps `tsdemux` smooths over;
+//! * [`record`]: capture of a live RTSP stream into fragmented-MP4 segments with wall-clock
+//!   boundaries (the fixed-camera recorder);
 //! * [`continuity`]: the pure analysis of those timelines into findings (gaps, backwards
 //!   jumps, format changes, truncation) and the [`FileReport`](evidence_contracts::report::FileReport).
 
 pub mod continuity;
 pub mod pipeline;
+pub mod record;
 pub mod scan;
 pub mod ts;
 

@@ -30,6 +30,11 @@ pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     reg(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition"))
 }
 
+/// Counter, registered in [`registry`].
+pub fn counter(name: &str, help: &str) -> prometheus::IntCounter {
+    reg(prometheus::IntCounter::new(name, help).expect("valid metric definition"))
+}
+
 /// Gauge, registered in [`registry`].
 pub fn gauge(name: &str, help: &str) -> IntGauge {
     reg(IntGauge::new(name, help).expect("valid metric definition"))

@@ -1,0 +1,454 @@
+//! `ingest-worker record`: a fixed camera (interview room, hearing room, CCTV) recorded over
+//! RTSP into segments that go through the same ingest path as a docking station's uploads.
+//!
+//! One recorder process per camera. The stream is cut into fragmented-MP4 segments of
+//! `--segment` length without re-encoding ([`gst_support::record`]); each closed segment is
+//! uploaded to `landing/<station>/<camera>/…` and announced with an ingest request that carries
+//! its place in the **session** ([`SegmentV1`]): index, first and last frame in wall-clock
+//! time, the previous segment and why it ended (`split`, `outage`, `restart`). Ingest turns a
+//! hole between segments into a `gap_between_files` finding with its length: a camera outage or
+//! a network drop is never a silent hole. The recorder reconnects with backoff.
+//!
+//! Segments stay on the recorder's disk until their receipt says sealed (then they are deleted,
+//! unless `--keep-sealed`). A recorder killed mid-segment hands the leftover segment on at its
+//! next start (its end is the file's last write) and continues the session, the next segment
+//! saying `previous_ended_by: restart`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use evidence_contracts::ingest::{IngestRequestSchema, IngestRequestV1, SegmentV1};
+use evidence_contracts::keys::{self, ObjectRef};
+use evidence_contracts::station::{ReceiptStatus, ReceiptV1};
+use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId, decode, subjects};
+use gst_support::record::{CaptureEnd, CaptureEvent, CaptureSpec};
+use object_store::{PutOpts, Store};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// `ingest-worker record` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordArgs {
+    /// TOML config whose [nats] and [s3] sections are used (an ingest-worker or station config).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// `/metrics` and `/healthz` address (port 0 picks a free port).
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:0")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// The camera's RTSP URL (credentials, if any, from the URL; it is never logged).
+    #[arg(long)]
+    pub url: String,
+    /// The camera's device id (its evidence is bound to it).
+    #[arg(long)]
+    pub camera: String,
+    /// The recorder's station id (its ingest subject).
+    #[arg(long, env = "STATION_ID")]
+    pub station: String,
+    /// The officer responsible for the room's recordings.
+    #[arg(long)]
+    pub officer: String,
+    /// `h264` or `h265`.
+    #[arg(long, default_value = "h264")]
+    pub codec: String,
+    /// Segment length.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub segment: Duration,
+    /// Where segments are written and kept until sealed.
+    #[arg(long)]
+    pub spool: PathBuf,
+    #[arg(long, default_value_t = 200)]
+    pub latency_ms: u32,
+    /// No frame for this long counts as an outage.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub stall: Duration,
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub reconnect_min: Duration,
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub reconnect_max: Duration,
+    /// Stop after this long (a planned session); default: until SIGTERM.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Keep segments on disk after they are sealed.
+    #[arg(long)]
+    pub keep_sealed: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Session {
+    session_id: String,
+    next_index: u32,
+    last_file: Option<String>,
+    last_end: Option<DateTime<Utc>>,
+    /// Segments handed on, waiting for their sealed receipt.
+    waiting: BTreeMap<String, EvidenceId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Sidecar {
+    index: u32,
+    start: DateTime<Utc>,
+}
+
+enum Rec {
+    Capture(CaptureEvent),
+    /// The stream broke (outage) before the next segment.
+    Break(&'static str),
+}
+
+struct Ctx {
+    args: RecordArgs,
+    station: StationId,
+    camera: DeviceId,
+    officer: OfficerId,
+    store: Store,
+    bucket: String,
+    js: async_nats::jetstream::Context,
+    dir: PathBuf,
+    session: Mutex<Session>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Endpoints {
+    nats: worker_runtime::config::NatsConfig,
+    s3: object_store::S3Config,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn save_json<T: Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(v).expect("serialises"))
+        .with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+    Ok(())
+}
+
+/// Runs the recorder until SIGTERM or `--duration`.
+///
+/// # Errors
+/// Bad arguments, unreachable servers at start, a pipeline GStreamer cannot build.
+pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
+    let text = match &args.config {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?,
+        None => String::new(),
+    };
+    // Only the endpoint sections are read; the rest of the file belongs to its worker.
+    let value: toml::Value = toml::from_str(&text).context("config is not TOML")?;
+    let pick = |k: &str| value.get(k).cloned().unwrap_or(toml::Value::Table(Default::default()));
+    let mut ends: Endpoints =
+        Endpoints { nats: pick("nats").try_into().context("[nats]")?, s3: pick("s3").try_into().context("[s3]")? };
+    if let Some(u) = &args.nats_url {
+        ends.nats.url.clone_from(u);
+    }
+    if let Some(e) = &args.s3_endpoint {
+        ends.s3.endpoint = Some(e.clone());
+    }
+    worker_runtime::telemetry::init_logging(&worker_runtime::config::TelemetryConfig::default());
+    gst_support::init().context("initialise GStreamer")?;
+    let station = StationId::new(&args.station).context("--station")?;
+    let camera = DeviceId::new(&args.camera).context("--camera")?;
+    let officer = OfficerId::new(&args.officer).context("--officer")?;
+    let shutdown = worker_runtime::shutdown::on_signal();
+    if let Some(d) = args.duration {
+        let s = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            s.cancel();
+        });
+    }
+    let health = worker_runtime::telemetry::Health::default();
+    worker_runtime::telemetry::serve(args.metrics_addr, health.clone(), shutdown.clone()).await?;
+    let store = Store::new(ends.s3.clone()).await?;
+    store.ensure_bucket(&ends.s3.working_bucket).await.context("check the working bucket")?;
+    let client = worker_runtime::nats::connect(&ends.nats, &format!("recorder-{camera}")).await?;
+    let js = async_nats::jetstream::new(client);
+
+    let dir = args.spool.join(camera.as_str());
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    let session_path = dir.join("session.json");
+    let existing: Option<Session> = match std::fs::read(&session_path) {
+        Ok(b) => Some(serde_json::from_slice(&b).with_context(|| format!("parse {}", session_path.display()))?),
+        Err(_) => None,
+    };
+    let resumed = existing.is_some();
+    let session = existing.unwrap_or_else(|| Session {
+        session_id: format!("{camera}-{}", Utc::now().format("%Y%m%dT%H%M%SZ")),
+        ..Default::default()
+    });
+    tracing::info!(camera = %camera, session = %session.session_id, resumed, "recorder started");
+    let ctx = Arc::new(Ctx {
+        bucket: ends.s3.working_bucket.clone(),
+        args,
+        station,
+        camera,
+        officer,
+        store,
+        js,
+        dir,
+        session: Mutex::new(session),
+    });
+
+    // Segments a killed recorder left behind go first, in order.
+    let mut ended_by: Option<&'static str> = resumed.then_some("restart");
+    for (path, side) in ctx.leftovers() {
+        let end = std::fs::metadata(&path).and_then(|m| m.modified()).map(DateTime::<Utc>::from).unwrap_or(side.start);
+        tracing::warn!(file = %path.display(), "segment left by an interrupted recorder; handing it on");
+        ctx.hand_off_until_done(&path, side.index, side.start, end, "split", &shutdown).await;
+    }
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Rec>();
+    let handler = {
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut opened: BTreeMap<PathBuf, DateTime<Utc>> = BTreeMap::new();
+            while let Some(ev) = rx.recv().await {
+                match ev {
+                    Rec::Break(why) => ended_by = Some(why),
+                    Rec::Capture(CaptureEvent::Opened { path, start }) => {
+                        let index = lock(&ctx.session).next_index;
+                        let _ = save_json(&sidecar_path(&path), &Sidecar { index, start });
+                        lock(&ctx.session).next_index = index + 1;
+                        opened.insert(path, start);
+                    }
+                    Rec::Capture(CaptureEvent::Discarded { path }) => {
+                        opened.remove(&path);
+                        let _ = std::fs::remove_file(sidecar_path(&path));
+                    }
+                    Rec::Capture(CaptureEvent::Closed { path, start, end }) => {
+                        opened.remove(&path);
+                        let index = read_sidecar(&path).map_or(0, |s| s.index);
+                        let why = ended_by.take().unwrap_or("split");
+                        ctx.hand_off_until_done(&path, index, start, end, why, &shutdown).await;
+                    }
+                }
+            }
+        })
+    };
+    let receipts = {
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { ctx.watch_receipts(shutdown).await })
+    };
+
+    let mut backoff = ctx.args.reconnect_min;
+    while !shutdown.is_cancelled() {
+        let start_index = lock(&ctx.session).next_index;
+        let spec = CaptureSpec {
+            url: ctx.args.url.clone(),
+            codec: ctx.args.codec.clone(),
+            dir: ctx.dir.clone(),
+            prefix: lock(&ctx.session).session_id.clone(),
+            start_index,
+            segment: ctx.args.segment,
+            latency_ms: ctx.args.latency_ms,
+            stall: ctx.args.stall,
+        };
+        let tx2 = tx.clone();
+        let cancel = shutdown.clone();
+        let produced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let p2 = produced.clone();
+        let end = tokio::task::spawn_blocking(move || {
+            gst_support::record::capture(
+                &spec,
+                &move |ev| {
+                    p2.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let _ = tx2.send(Rec::Capture(ev));
+                },
+                &cancel,
+            )
+        })
+        .await
+        .context("capture thread")??;
+        match end {
+            CaptureEnd::Cancelled => break,
+            CaptureEnd::Lost(why) => {
+                crate::metrics::record_outage();
+                let _ = tx.send(Rec::Break("outage"));
+                if produced.load(std::sync::atomic::Ordering::Relaxed) {
+                    backoff = ctx.args.reconnect_min;
+                }
+                tracing::warn!(camera = %ctx.camera, reason = %why, retry_in = ?backoff, "camera stream lost; reconnecting (the hole will be reported as a gap)");
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(ctx.args.reconnect_max);
+            }
+        }
+    }
+    drop(tx);
+    let _ = handler.await;
+    receipts.abort();
+    tracing::info!(camera = %ctx.camera, "recorder stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn sidecar_path(segment: &Path) -> PathBuf {
+    segment.with_extension("mp4.json")
+}
+
+fn read_sidecar(segment: &Path) -> Option<Sidecar> {
+    serde_json::from_slice(&std::fs::read(sidecar_path(segment)).ok()?).ok()
+}
+
+impl Ctx {
+    /// Segments on disk with a sidecar that were never handed on, by index.
+    fn leftovers(&self) -> Vec<(PathBuf, Sidecar)> {
+        let waiting = lock(&self.session).waiting.clone();
+        let mut v: Vec<(PathBuf, Sidecar)> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "mp4"))
+                    .filter(|p| {
+                        !waiting.contains_key(&p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                    })
+                    .filter_map(|p| read_sidecar(&p).map(|s| (p, s)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_by_key(|(_, s)| s.index);
+        v
+    }
+
+    /// Hands a segment on, retrying (with backoff) until it is done or shutdown is requested;
+    /// the segment stays on disk either way.
+    async fn hand_off_until_done(
+        &self,
+        path: &Path,
+        index: u32,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        ended_by: &'static str,
+        shutdown: &CancellationToken,
+    ) {
+        let mut wait = Duration::from_millis(500);
+        loop {
+            match self.hand_off(path, index, start, end, ended_by).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %format!("{e:#}"), retry_in = ?wait, "could not hand the segment on; it stays on disk and is retried");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    async fn hand_off(
+        &self,
+        path: &Path,
+        index: u32,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        ended_by: &'static str,
+    ) -> anyhow::Result<()> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (size, mtime) = object_store::file_identity(path).with_context(|| format!("stat {}", path.display()))?;
+        let key = keys::landing(
+            &self.station,
+            &self.camera,
+            &keys::upload_id(&self.station, &self.camera, &name, size, mtime),
+            &name,
+        );
+        let opts = PutOpts {
+            metadata: vec![
+                ("station".into(), self.station.to_string()),
+                ("device".into(), self.camera.to_string()),
+                ("officer".into(), self.officer.to_string()),
+            ],
+            ..Default::default()
+        };
+        let stored = self.store.upload_file(&self.bucket, &key, path, None, &opts).await?;
+        let (session_id, previous_file, previous_end) = {
+            let s = lock(&self.session);
+            (s.session_id.clone(), s.last_file.clone(), s.last_end)
+        };
+        let segment = SegmentV1 {
+            session_id,
+            index: u64::from(index),
+            start,
+            end,
+            previous_ended_by: previous_file.as_ref().map(|_| ended_by.to_owned()),
+            previous_file,
+            previous_end,
+        };
+        let gap = segment.gap_before_s();
+        let req = IngestRequestV1 {
+            schema: IngestRequestSchema,
+            station_id: self.station.clone(),
+            device_id: self.camera.clone(),
+            officer_id: self.officer.clone(),
+            file_name: name.clone(),
+            size_bytes: stored.digests.size,
+            blake3: stored.digests.blake3,
+            landing: ObjectRef { bucket: self.bucket.clone(), key },
+            recorded_start: Some(start),
+            docked_at: end,
+            uploaded_at: Utc::now(),
+            segment: Some(segment),
+        };
+        worker_runtime::nats::publish(&self.js, &req).await?;
+        let id = req.evidence_id();
+        {
+            let mut s = lock(&self.session);
+            s.last_file = Some(name.clone());
+            s.last_end = Some(end);
+            s.next_index = s.next_index.max(index + 1);
+            s.waiting.insert(name.clone(), id);
+            save_json(&self.dir.join("session.json"), &*s)?;
+        }
+        crate::metrics::record_segment(gap);
+        tracing::info!(file = %name, index, evidence_id = %id, start = %start, end = %end, gap_before_s = gap, previous_ended_by = ended_by, "segment handed on");
+        Ok(())
+    }
+
+    /// Deletes segments whose receipt says sealed (unless `--keep-sealed`).
+    async fn watch_receipts(&self, shutdown: CancellationToken) {
+        let Ok(stream) = self.js.get_stream_no_info(subjects::RECEIPTS_STREAM).await else { return };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+            let waiting = lock(&self.session).waiting.clone();
+            for (name, id) in waiting {
+                let Ok(m) = stream.direct_get_last_for_subject(subjects::receipt(&self.station, &id)).await else {
+                    continue;
+                };
+                let Ok(r) = decode::<ReceiptV1>(&m.payload) else { continue };
+                let path = self.dir.join(&name);
+                match r.status {
+                    ReceiptStatus::Sealed => {
+                        if !self.args.keep_sealed {
+                            let _ = std::fs::remove_file(&path);
+                            let _ = std::fs::remove_file(sidecar_path(&path));
+                        }
+                        tracing::info!(file = %name, evidence_id = %id, kept = self.args.keep_sealed, "segment sealed");
+                    }
+                    ReceiptStatus::Rejected => {
+                        tracing::error!(file = %name, evidence_id = %id, detail = r.detail.as_deref().unwrap_or(""), "segment rejected by the pipeline; it stays on disk");
+                    }
+                }
+                let mut s = lock(&self.session);
+                s.waiting.remove(&name);
+                let _ = save_json(&self.dir.join("session.json"), &*s);
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Capture of a live RTSP stream into fragmented-MP4 segments, without re-encoding:
+//! `rtspsrc ! rtp<codec>depay ! <codec>parse ! splitmuxsink (mp4mux, 1 s fragments)`.
+//!
+//! Each segment's first and last frame are given in wall-clock time, from the running time
+//! splitmuxsink reports for the segment and the pipeline clock at that moment, so that the
+//! recorder can state exactly how long a hole between segments (a camera outage, a network
+//! drop) lasted. Fragmented MP4 keeps a segment readable up to its last complete fragment even
+//! when the process dies mid-segment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::{GstError, PipelineGuard};
+
+/// What to capture.
+#[derive(Debug, Clone)]
+pub struct CaptureSpec {
+    pub url: String,
+    /// `h264` or `h265`: the camera's codec (RTP depayloader and parser).
+    pub codec: String,
+    pub dir: PathBuf,
+    /// File names are `<prefix>_<index:05>.mp4`.
+    pub prefix: String,
+    /// Index of the first segment of this capture.
+    pub start_index: u32,
+    pub segment: Duration,
+    /// rtspsrc jitter-buffer latency.
+    pub latency_ms: u32,
+    /// No data for this long ends the capture (the camera is gone).
+    pub stall: Duration,
+}
+
+/// Segment boundaries, as they happen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureEvent {
+    Opened {
+        path: PathBuf,
+        start: DateTime<Utc>,
+    },
+    Closed {
+        path: PathBuf,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    /// A segment file the muxer opened before any frame arrived (the camera never answered):
+    /// it holds nothing from the camera and has been removed.
+    Discarded {
+        path: PathBuf,
+    },
+}
+
+/// Why a capture ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureEnd {
+    /// Shutdown was requested; the open segment was finished.
+    Cancelled,
+    /// The camera ended the stream or could not be reached / stopped sending: an outage.
+    Lost(String),
+}
+
+/// The pipeline description for a spec (also what `--print-pipeline` shows).
+pub fn describe(spec: &CaptureSpec) -> Result<String, GstError> {
+    let (depay, parse) = match spec.codec.as_str() {
+        "h264" => ("rtph264depay", "h264parse"),
+        "h265" => ("rtph265depay", "h265parse"),
+        other => {
+            return Err(GstError::Parse {
+                name: "record".into(),
+                detail: format!("codec \"{other}\" is not supported for RTSP recording (h264 or h265)"),
+            });
+        }
+    };
+    let location = spec.dir.join(format!("{}_%05d.mp4", spec.prefix));
+    Ok(format!(
+        "rtspsrc name=src location=\"{}\" protocols=tcp latency={} ! {depay} ! {parse} name=parse ! \
+         splitmuxsink name=mux muxer-factory=mp4mux muxer-properties=\"properties,fragment-duration=1000\" \
+         max-size-time={} start-index={} location=\"{}\"",
+        spec.url,
+        spec.latency_ms,
+        spec.segment.as_nanos(),
+        spec.start_index,
+        location.display()
+    ))
+}
+
+fn wall_of(pipeline: &gst::Pipeline, running_ns: u64) -> DateTime<Utc> {
+    let now = Utc::now();
+    let (Some(clock), Some(base)) = (pipeline.clock(), pipeline.base_time()) else { return now };
+    let clock_now = clock.time();
+    let running_now = clock_now.nseconds().saturating_sub(base.nseconds());
+    let behind = i64::try_from(running_now.saturating_sub(running_ns)).unwrap_or(0);
+    now - chrono::Duration::nanoseconds(behind)
+}
+
+fn fragment_message(s: &gst::StructureRef) -> Option<(bool, PathBuf, u64)> {
+    let opened = match s.name().as_str() {
+        "splitmuxsink-fragment-opened" => true,
+        "splitmuxsink-fragment-closed" => false,
+        _ => return None,
+    };
+    let location = s.get::<String>("location").ok()?;
+    let rt = s
+        .get::<u64>("running-time")
+        .ok()
+        .or_else(|| s.get::<gst::ClockTime>("running-time").ok().map(|t| t.nseconds()))?;
+    Some((opened, PathBuf::from(location), rt))
+}
+
+/// Captures until the stream is lost or `cancel` fires, sending segment boundaries to `events`.
+/// Blocking: run it on a blocking thread.
+///
+/// # Errors
+/// The pipeline cannot be built (missing plugin, bad codec) — a configuration problem.
+pub fn capture(
+    spec: &CaptureSpec,
+    events: &(dyn Fn(CaptureEvent) + Send + Sync),
+    cancel: &CancellationToken,
+) -> Result<CaptureEnd, GstError> {
+    std::fs::create_dir_all(&spec.dir).map_err(|e| GstError::Template {
+        path: spec.dir.clone(),
+        detail: format!("cannot create the segment folder: {e}"),
+    })?;
+    let desc = describe(spec)?;
+    let g: PipelineGuard = crate::pipeline::parse("record", &spec.url, &desc)?;
+    let bus = g.pipeline.bus().expect("a pipeline has a bus");
+    if g.pipeline.set_state(gst::State::Playing).is_err() {
+        let why = crate::pipeline::pending(&bus)
+            .iter()
+            .find_map(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(e.error().to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "the pipeline refused to start".into());
+        return Ok(CaptureEnd::Lost(why));
+    }
+    // Wall-clock arrival of the last frame, kept by a probe on the parser: a sign of life, and
+    // the end of a segment the muxer could not close.
+    let last_frame =
+        std::sync::Arc::new(std::sync::atomic::AtomicI64::new(Utc::now().timestamp_nanos_opt().unwrap_or(0)));
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    if let Some(pad) = g.pipeline.by_name("parse").and_then(|p| p.static_pad("src")) {
+        let lf = last_frame.clone();
+        let n = frames.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            lf.store(Utc::now().timestamp_nanos_opt().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    }
+    let last_seen = || DateTime::<Utc>::from_timestamp_nanos(last_frame.load(std::sync::atomic::Ordering::Relaxed));
+    let mut open: Option<(PathBuf, DateTime<Utc>)> = None;
+    let mut ending: Option<(CaptureEnd, std::time::Instant)> = None;
+    loop {
+        if ending.is_none() {
+            if cancel.is_cancelled() {
+                // Finish the open segment properly.
+                g.pipeline.send_event(gst::event::Eos::new());
+                ending = Some((CaptureEnd::Cancelled, std::time::Instant::now()));
+            } else if (Utc::now() - last_seen()).to_std().unwrap_or_default() > spec.stall {
+                ending = Some((
+                    CaptureEnd::Lost(format!("no data from the camera for {:?}", spec.stall)),
+                    std::time::Instant::now(),
+                ));
+                finish_mux(&g);
+            }
+        }
+        // Once ending: stop as soon as nothing is left to close (no open segment, or one that
+        // never got a frame), else give the muxer a moment to close it properly.
+        if let Some((_, since)) = &ending
+            && (open.is_none()
+                || frames.load(std::sync::atomic::Ordering::Relaxed) == 0
+                || since.elapsed() > Duration::from_secs(3))
+        {
+            break;
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else { continue };
+        match msg.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure()
+                    && let Some((opened, path, rt)) = fragment_message(s)
+                {
+                    let at = wall_of(&g.pipeline, rt);
+                    if opened {
+                        open = Some((path.clone(), at));
+                        events(CaptureEvent::Opened { path, start: at });
+                    } else {
+                        let start = open.take().map_or(at, |(_, s)| s);
+                        events(CaptureEvent::Closed { path, start, end: at });
+                    }
+                }
+            }
+            gst::MessageView::Eos(_) => {
+                if ending.is_none() {
+                    ending = Some((CaptureEnd::Lost("the camera ended the stream".into()), std::time::Instant::now()));
+                }
+                break;
+            }
+            gst::MessageView::Error(err) if ending.is_none() => {
+                let src = err.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                ending = Some((
+                    CaptureEnd::Lost(format!("{src}: {} ({:?})", err.error(), err.debug())),
+                    std::time::Instant::now(),
+                ));
+                finish_mux(&g);
+            }
+            _ => {}
+        }
+    }
+    // A segment still open (the muxer did not close it): report it with what is known, unless
+    // no frame ever arrived in this capture (a reconnect attempt the camera did not answer).
+    drop(g);
+    if let Some((path, start)) = open.take() {
+        if frames.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            let _ = std::fs::remove_file(&path);
+            tracing::info!(file = %path.display(), "no frame arrived; the empty segment file is removed");
+            events(CaptureEvent::Discarded { path });
+        } else {
+            let end = last_seen().max(start);
+            events(CaptureEvent::Closed { path, start, end });
+        }
+    }
+    Ok(ending.map_or(CaptureEnd::Lost("the pipeline stopped".into()), |(e, _)| e))
+}
+
+/// Pushes EOS straight into the muxer so the open segment is finalised although the source
+/// upstream has failed.
+fn finish_mux(g: &PipelineGuard) {
+    if let Some(mux) = g.pipeline.by_name("mux") {
+        for pad in mux.sink_pads() {
+            pad.send_event(gst::event::Eos::new());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(codec: &str) -> CaptureSpec {
+        CaptureSpec {
+            url: "rtsp://127.0.0.1:8554/cam".into(),
+            codec: codec.into(),
+            dir: PathBuf::from("/tmp/rec test"),
+            prefix: "ROOM-1-20261128T000000Z".into(),
+            start_index: 7,
+            segment: Duration::from_secs(60),
+            latency_ms: 200,
+            stall: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn the_capture_pipeline_builds_for_both_codecs_and_names_segments() {
+        crate::init().expect("gstreamer");
+        for codec in ["h264", "h265"] {
+            let desc = describe(&spec(codec)).expect("describe");
+            let g = crate::pipeline::parse("record", "test", &desc).expect("parses");
+            let mux = g.pipeline.by_name("mux").expect("mux");
+            assert_eq!(mux.property::<i32>("start-index"), 7);
+            assert_eq!(mux.property::<u64>("max-size-time"), 60_000_000_000);
+            assert!(
+                mux.property::<Option<String>>("location")
+                    .expect("location")
+                    .ends_with("ROOM-1-20261128T000000Z_%05d.mp4")
+            );
+            assert!(g.pipeline.by_name("parse").is_some());
+        }
+        assert!(describe(&spec("mjpeg")).is_err(), "unsupported codecs are refused by name");
+    }
+}
