@@ -54,14 +54,23 @@ fn referenced(text: &str) -> BTreeSet<String> {
 async fn every_metric_used_by_alerts_and_dashboards_is_served_by_the_workers() {
     let mut p = Pipeline::new().expect("servers start");
     p.start_all().expect("workers start");
-    let rec = p.dir.path().join("OF0001_CAM12_20261128160000_0001.MP4");
-    mp4(&rec, &Spec { seconds: 2, ..Default::default() }).unwrap();
-    p.push("CAM12", &[&rec]).unwrap();
+    // A camera docked at a station agent, and a fixed camera with its recorder: every process
+    // whose metrics the dashboards and alerts use.
+    let media = crate::station::docked_slot(&p.dir.path().join("slots"), "slot01", "CAM12", 0);
+    mp4(&media.join("0123456_20261128160000_0001.MP4"), &Spec { seconds: 2, ..Default::default() }).unwrap();
+    let cfg = crate::station::dock_config(&p, "ST-OBS", &["CAM12"]);
+    let agent = crate::station::spawn_dock(&cfg, false);
+    let port = crate::record::free_port();
+    let mut cam = crate::record::camera(port);
+    let mut recorder = crate::record::spawn_recorder(&p, port, &p.dir.path().join("recorder"));
+    recorder.wait_for_line("segment handed on", Duration::from_secs(60)).unwrap();
     let events = p.sealed(1, Duration::from_secs(120)).await.unwrap();
     let d = events[0].deadline.as_ref().expect("the sealed event carries the upload deadline");
     assert_eq!(d.working_days, 2);
     assert!(d.due > d.work_ended, "{d:?}");
 
+    p.workers.push(agent);
+    p.workers.push(recorder);
     let mut served = BTreeSet::new();
     for w in &mut p.workers {
         let addr = w.metrics_addr().unwrap();
@@ -86,4 +95,5 @@ async fn every_metric_used_by_alerts_and_dashboards_is_served_by_the_workers() {
     assert!(used.len() >= 15, "too few metric names found, the extraction is broken: {used:?}");
     let missing: Vec<&String> = used.iter().filter(|n| !served.contains(*n)).collect();
     assert!(missing.is_empty(), "used by alerts/dashboards but served by no worker: {missing:?}");
+    cam.kill9();
 }

@@ -10,29 +10,24 @@ use test_harness::{Worker, workspace_bin};
 
 use crate::support::Pipeline;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-fn camera(port: u16) -> Worker {
+pub(crate) fn camera(port: u16) -> Worker {
     let bin = workspace_bin("rtsp-test-server").expect("rtsp-test-server binary (cargo build --workspace --bins)");
     let mut w = Worker::spawn("camera", &bin, &["--port", &port.to_string()], &[]).expect("spawn camera");
     w.wait_for_line("ready", Duration::from_secs(20)).expect("camera ready");
     w
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rtsp_segments_are_sealed_and_an_outage_is_a_gap_of_its_length() {
-    let mut p = Pipeline::new().expect("servers start");
-    p.start_all().expect("workers start");
-    let port = free_port();
-    let mut cam = camera(port);
-    let spool = p.dir.path().join("recorder");
+/// `ingest-worker record` on the test camera at `port`: 2 s segments, quick reconnects.
+pub(crate) fn spawn_recorder(p: &Pipeline, port: u16, spool: &std::path::Path) -> Worker {
     let cfg = p.config_path("station").display().to_string();
     let url = format!("rtsp://127.0.0.1:{port}/cam");
     let spool_s = spool.display().to_string();
     let bin = workspace_bin("ingest-worker").expect("ingest-worker binary");
-    let mut rec = Worker::spawn(
+    Worker::spawn(
         "recorder",
         &bin,
         &[
@@ -62,7 +57,17 @@ async fn rtsp_segments_are_sealed_and_an_outage_is_a_gap_of_its_length() {
         ],
         &[],
     )
-    .expect("spawn recorder");
+    .expect("spawn recorder")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtsp_segments_are_sealed_and_an_outage_is_a_gap_of_its_length() {
+    let mut p = Pipeline::new().expect("servers start");
+    p.start_all().expect("workers start");
+    let port = free_port();
+    let mut cam = camera(port);
+    let spool = p.dir.path().join("recorder");
+    let mut rec = spawn_recorder(&p, port, &spool);
     rec.wait_for_line("segment handed on", Duration::from_secs(60)).expect("first segment");
     std::thread::sleep(Duration::from_secs(3));
 

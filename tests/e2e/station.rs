@@ -13,10 +13,10 @@ use test_harness::{Worker, workspace_bin};
 
 use crate::support::Pipeline;
 
-const OFFICER: &str = "0123456";
+pub(crate) const OFFICER: &str = "0123456";
 
 /// A slot folder holding a docked camera: `device.json` (its clock `skew_s` ahead) and files.
-fn docked_slot(root: &Path, slot: &str, serial: &str, skew_s: i64) -> PathBuf {
+pub(crate) fn docked_slot(root: &Path, slot: &str, serial: &str, skew_s: i64) -> PathBuf {
     let dir = root.join(slot);
     std::fs::create_dir_all(dir.join("DCIM/100MEDIA")).expect("slot dir");
     let now = chrono::Utc::now();
@@ -31,7 +31,7 @@ fn docked_slot(root: &Path, slot: &str, serial: &str, skew_s: i64) -> PathBuf {
 }
 
 /// The station config of the pipeline plus a `[dock]` section.
-fn dock_config(p: &Pipeline, station: &str, serials: &[&str]) -> PathBuf {
+pub(crate) fn dock_config(p: &Pipeline, station: &str, serials: &[&str]) -> PathBuf {
     let d = p.dir.path();
     let mut t = std::fs::read_to_string(p.config_path("station")).expect("station config");
     t.push_str(&format!(
@@ -69,7 +69,7 @@ fn random_file(path: &Path, size: usize, seed: u64) {
     std::fs::write(path, buf).expect("write file");
 }
 
-fn spawn_dock(cfg: &Path, once: bool) -> Worker {
+pub(crate) fn spawn_dock(cfg: &Path, once: bool) -> Worker {
     let bin = workspace_bin("station").expect("station binary");
     let cfg = cfg.display().to_string();
     let mut args = vec!["dock", "--config", cfg.as_str()];
