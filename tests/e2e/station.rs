@@ -346,3 +346,29 @@ async fn a_station_cannot_publish_as_another_station() {
     .expect("subscription refused");
     assert!(denied.contains("evidence.>"), "{denied}");
 }
+
+/// The reference authorization block in deploy/nats/ is a valid nats-server configuration.
+#[test]
+fn the_reference_nats_authorization_is_valid() {
+    let bin = test_harness::find_binary("nats-server", "NATS_SERVER_BIN").expect("nats-server");
+    let dir = tempfile::tempdir().expect("tmp");
+    let auth = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/auth.conf");
+    let conf = dir.path().join("server.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: 127.0.0.1:-1\njetstream {{ store_dir: \"{}\" }}\ninclude \"{}\"\n",
+            dir.path().join("js").display(),
+            auth.display()
+        ),
+    )
+    .expect("write conf");
+    let out = std::process::Command::new(bin)
+        .args(["-t", "-c"])
+        .arg(&conf)
+        .envs([("INGEST_WORKER_PASSWORD", "a"), ("TRANSCODER_PASSWORD", "b"), ("SEALER_PASSWORD", "c")])
+        .output()
+        .expect("run nats-server -t");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("is valid"), "{text}");
+}
