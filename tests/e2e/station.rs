@@ -353,13 +353,14 @@ fn the_reference_nats_authorization_is_valid() {
     let bin = test_harness::find_binary("nats-server", "NATS_SERVER_BIN").expect("nats-server");
     let dir = tempfile::tempdir().expect("tmp");
     let auth = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/auth.conf");
+    // nats-server resolves includes relative to the including file.
+    std::fs::copy(&auth, dir.path().join("auth.conf")).expect("copy auth.conf");
     let conf = dir.path().join("server.conf");
     std::fs::write(
         &conf,
         format!(
-            "listen: 127.0.0.1:-1\njetstream {{ store_dir: \"{}\" }}\ninclude \"{}\"\n",
-            dir.path().join("js").display(),
-            auth.display()
+            "listen: 127.0.0.1:-1\njetstream {{ store_dir: \"{}\" }}\ninclude ./auth.conf\n",
+            dir.path().join("js").display()
         ),
     )
     .expect("write conf");
