@@ -17,31 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
+use evidence_contracts::compliance::{MatterCheckSchema, MatterCheckV1, MatterV1, PauseV1, UncoveredV1};
+use evidence_contracts::{EvidenceId, StationId};
 use serde::{Deserialize, Serialize};
-
-/// An enforcement matter as the case system states it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Matter {
-    pub matter_id: String,
-    pub kind: String,
-    pub officers: Vec<String>,
-    /// Start and end written on the enforcement document.
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
-
-/// A registered pause in recording (device or officer), with its reason and approver.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pause {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub officer_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<String>,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub reason: String,
-    pub approver: String,
-}
 
 /// A time interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -59,9 +37,13 @@ impl Interval {
 /// A sealed recording, in wall-clock time, with the holes the continuity scan found in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recording {
-    pub evidence_id: String,
+    pub evidence_id: EvidenceId,
     pub officer_id: String,
     pub device_id: String,
+    pub station_id: StationId,
+    /// Uploaded after its working-day deadline.
+    #[serde(default)]
+    pub late: bool,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     #[serde(default)]
@@ -83,41 +65,6 @@ impl Default for Policy {
     fn default() -> Self {
         Self { tolerance_s: 60, min_officers: 2, min_officers_by_kind: BTreeMap::new() }
     }
-}
-
-/// A stretch of the window an officer did not record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Uncovered {
-    pub officer_id: String,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub seconds: f64,
-    /// The registered pause that explains it, if any (reason, approver).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pause: Option<String>,
-}
-
-/// The verdict for one matter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MatterCheck {
-    pub matter_id: String,
-    pub kind: String,
-    /// Seconds from the document start to the first recording start (negative: recording began before).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_offset_s: Option<f64>,
-    /// Seconds from the last recording end to the document end (negative: recording ran past it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_offset_s: Option<f64>,
-    pub start_covered: bool,
-    pub end_covered: bool,
-    pub officers_recording: Vec<String>,
-    pub officers_without_recording: Vec<String>,
-    pub min_officers: u32,
-    pub enough_officers: bool,
-    pub unexplained_gaps: Vec<Uncovered>,
-    pub explained_gaps: Vec<Uncovered>,
-    pub recordings: Vec<String>,
-    pub passed: bool,
 }
 
 fn overlaps(a: &Interval, b: &Interval) -> bool {
@@ -148,10 +95,16 @@ fn holes(window: Interval, mut covered: Vec<Interval>) -> Vec<Interval> {
 }
 
 /// Checks one matter.
-pub fn check_matter(m: &Matter, recordings: &[Recording], pauses: &[Pause], policy: &Policy) -> MatterCheck {
+pub fn check_matter(
+    m: &MatterV1,
+    recordings: &[Recording],
+    pauses: &[PauseV1],
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> MatterCheckV1 {
     let tol = Duration::seconds(i64::from(policy.tolerance_s));
     let window = Interval { from: m.start, to: m.end };
-    let officers: BTreeSet<&str> = m.officers.iter().map(String::as_str).collect();
+    let officers: BTreeSet<&str> = m.officers.iter().map(|o| o.as_str()).collect();
     let mine: Vec<&Recording> = recordings
         .iter()
         .filter(|r| officers.contains(r.officer_id.as_str()))
@@ -180,11 +133,11 @@ pub fn check_matter(m: &Matter, recordings: &[Recording], pauses: &[Pause], poli
             let devices: BTreeSet<&str> =
                 mine.iter().filter(|r| &r.officer_id == officer).map(|r| r.device_id.as_str()).collect();
             let pause = pauses.iter().find(|p| {
-                let whose = p.officer_id.as_deref() == Some(officer.as_str())
-                    || p.device_id.as_deref().is_some_and(|d| devices.contains(d));
+                let whose = p.officer_id.as_ref().is_some_and(|o| o.as_str() == officer.as_str())
+                    || p.device_id.as_ref().is_some_and(|d| devices.contains(d.as_str()));
                 whose && p.from - tol <= h.from && h.to <= p.to + tol
             });
-            let u = Uncovered {
+            let u = UncoveredV1 {
                 officer_id: officer.clone(),
                 from: h.from,
                 to: h.to,
@@ -197,9 +150,17 @@ pub fn check_matter(m: &Matter, recordings: &[Recording], pauses: &[Pause], poli
     let start_covered = first.is_some_and(|f| f <= m.start + tol);
     let end_covered = last.is_some_and(|l| l >= m.end - tol);
     let enough = u32::try_from(recording_officers.len()).unwrap_or(u32::MAX) >= min;
-    MatterCheck {
+    let stations: BTreeSet<StationId> = mine.iter().map(|r| r.station_id.clone()).collect();
+    MatterCheckV1 {
+        schema: MatterCheckSchema,
         matter_id: m.matter_id.clone(),
         kind: m.kind.clone(),
+        window_start: m.start,
+        window_end: m.end,
+        tolerance_s: policy.tolerance_s,
+        late_uploads: mine.iter().filter(|r| r.late).map(|r| r.evidence_id).collect(),
+        stations: stations.into_iter().collect(),
+        checked_at: now,
         start_offset_s: first.map(|f| (f - m.start).num_milliseconds() as f64 / 1000.0),
         end_offset_s: last.map(|l| (m.end - l).num_milliseconds() as f64 / 1000.0),
         start_covered,
@@ -215,7 +176,7 @@ pub fn check_matter(m: &Matter, recordings: &[Recording], pauses: &[Pause], poli
         passed: start_covered && end_covered && enough && unexplained.is_empty(),
         unexplained_gaps: unexplained,
         explained_gaps: explained,
-        recordings: mine.iter().map(|r| r.evidence_id.clone()).collect(),
+        recordings: mine.iter().map(|r| r.evidence_id).collect(),
     }
 }
 
@@ -223,7 +184,7 @@ pub fn check_matter(m: &Matter, recordings: &[Recording], pauses: &[Pause], poli
 /// (recorded outside any registered work, or a matter not yet registered).
 pub fn outside_every_matter<'a>(
     recordings: &'a [Recording],
-    matters: &[Matter],
+    matters: &[MatterV1],
     policy: &Policy,
 ) -> Vec<&'a Recording> {
     let tol = Duration::seconds(i64::from(policy.tolerance_s));
@@ -231,7 +192,7 @@ pub fn outside_every_matter<'a>(
         .iter()
         .filter(|r| {
             !matters.iter().any(|m| {
-                m.officers.contains(&r.officer_id)
+                m.officers.iter().any(|o| o.as_str() == r.officer_id)
                     && overlaps(
                         &Interval { from: r.start, to: r.end },
                         &Interval { from: m.start - tol, to: m.end + tol },
@@ -243,55 +204,90 @@ pub fn outside_every_matter<'a>(
 
 #[cfg(test)]
 mod tests {
+    use evidence_contracts::compliance::{MatterSchema, PauseSchema};
+    use evidence_contracts::{Blake3Digest, DeviceId, OfficerId};
+
     use super::*;
 
     fn t(hm: &str) -> DateTime<Utc> {
         format!("2026-11-28T{hm}:00Z").parse().expect("time")
     }
 
-    fn rec(id: &str, officer: &str, from: &str, to: &str) -> Recording {
+    fn id(n: &str) -> EvidenceId {
+        let mut b = [0u8; 32];
+        b[..n.len()].copy_from_slice(n.as_bytes());
+        EvidenceId::derive(&DeviceId::new("D").expect("id"), &Blake3Digest(b))
+    }
+
+    fn rec(n: &str, officer: &str, from: &str, to: &str) -> Recording {
         Recording {
-            evidence_id: id.into(),
+            evidence_id: id(n),
             officer_id: officer.into(),
             device_id: format!("CAM-{officer}"),
+            station_id: StationId::new("ST").expect("id"),
+            late: false,
             start: t(from),
             end: t(to),
             gaps: Vec::new(),
         }
     }
 
-    fn matter() -> Matter {
-        Matter {
+    fn matter() -> MatterV1 {
+        MatterV1 {
+            schema: MatterSchema,
             matter_id: "M1".into(),
             kind: "inspection".into(),
-            officers: vec!["A".into(), "B".into()],
+            officers: vec![OfficerId::new("A").expect("id"), OfficerId::new("B").expect("id")],
             start: t("09:00"),
             end: t("10:00"),
+            document: None,
+            source: "test".into(),
         }
+    }
+
+    fn pause(officer: Option<&str>, device: Option<&str>, from: &str, to: &str, reason: &str) -> PauseV1 {
+        PauseV1 {
+            schema: PauseSchema,
+            pause_id: format!("P-{from}"),
+            officer_id: officer.map(|o| OfficerId::new(o).expect("id")),
+            device_id: device.map(|d| DeviceId::new(d).expect("id")),
+            from: t(from),
+            to: t(to),
+            reason: reason.into(),
+            approver: "chief".into(),
+            matter_id: None,
+            source: "test".into(),
+        }
+    }
+
+    fn check(r: &[Recording], p: &[PauseV1], policy: &Policy) -> MatterCheckV1 {
+        check_matter(&matter(), r, p, policy, t("12:00"))
     }
 
     #[test]
     fn two_officers_recording_the_whole_window_pass() {
-        let r = vec![rec("1", "A", "08:59", "10:01"), rec("2", "B", "09:00", "10:00")];
-        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        let mut r = vec![rec("1", "A", "08:59", "10:01"), rec("2", "B", "09:00", "10:00")];
+        r[1].late = true;
+        let c = check(&r, &[], &Policy::default());
         assert!(c.passed, "{c:#?}");
         assert_eq!(c.officers_recording, vec!["A", "B"]);
+        assert_eq!(c.late_uploads, vec![id("2")], "lateness is reported, judged by the audit");
     }
 
     #[test]
     fn one_officer_only_fails_and_names_the_other() {
         let r = vec![rec("1", "A", "09:00", "10:00")];
-        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        let c = check(&r, &[], &Policy::default());
         assert!(!c.passed && !c.enough_officers);
         assert_eq!(c.officers_without_recording, vec!["B"]);
         let lenient = Policy { min_officers_by_kind: [("inspection".to_owned(), 1)].into(), ..Policy::default() };
-        assert!(check_matter(&matter(), &r, &[], &lenient).passed, "kind-specific minimum");
+        assert!(check(&r, &[], &lenient).passed, "kind-specific minimum");
     }
 
     #[test]
     fn a_late_start_is_flagged_with_its_offset() {
         let r = vec![rec("1", "A", "09:05", "10:00"), rec("2", "B", "09:06", "10:00")];
-        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        let c = check(&r, &[], &Policy::default());
         assert!(!c.start_covered && !c.passed);
         assert_eq!(c.start_offset_s, Some(300.0));
     }
@@ -302,43 +298,29 @@ mod tests {
         let mut b = rec("3", "B", "09:00", "10:00");
         b.gaps.push(Interval { from: t("09:40"), to: t("09:43") });
         let r = vec![rec("1", "A", "09:00", "09:20"), rec("2", "A", "09:30", "10:00"), b];
-        let c = check_matter(&matter(), &r, &[], &Policy::default());
+        let c = check(&r, &[], &Policy::default());
         assert!(!c.passed);
         assert_eq!(c.unexplained_gaps.len(), 2, "{c:#?}");
         assert_eq!(c.unexplained_gaps[0].seconds, 600.0);
         assert_eq!(c.unexplained_gaps[1].officer_id, "B");
         // A registered pause for A's gap (by officer) and B's (by device) explains both.
         let pauses = vec![
-            Pause {
-                officer_id: Some("A".into()),
-                device_id: None,
-                from: t("09:20"),
-                to: t("09:30"),
-                reason: "private conversation with the party".into(),
-                approver: "chief".into(),
-            },
-            Pause {
-                officer_id: None,
-                device_id: Some("CAM-B".into()),
-                from: t("09:39"),
-                to: t("09:44"),
-                reason: "battery swap".into(),
-                approver: "chief".into(),
-            },
+            pause(Some("A"), None, "09:20", "09:30", "private conversation with the party"),
+            pause(None, Some("CAM-B"), "09:39", "09:44", "battery swap"),
         ];
-        let c = check_matter(&matter(), &r, &pauses, &Policy::default());
+        let c = check(&r, &pauses, &Policy::default());
         assert!(c.passed, "{c:#?}");
         assert_eq!(c.explained_gaps.len(), 2);
         // A pause of another officer explains nothing.
-        let other = vec![Pause { officer_id: Some("Z".into()), ..pauses[0].clone() }, pauses[1].clone()];
-        assert_eq!(check_matter(&matter(), &r, &other, &Policy::default()).unexplained_gaps.len(), 1);
+        let other = vec![pause(Some("Z"), None, "09:20", "09:30", "x"), pauses[1].clone()];
+        assert_eq!(check(&r, &other, &Policy::default()).unexplained_gaps.len(), 1);
     }
 
     #[test]
     fn recordings_outside_every_matter_are_flagged() {
         let r = vec![rec("1", "A", "09:00", "10:00"), rec("2", "A", "14:00", "14:10"), rec("3", "C", "09:00", "10:00")];
-        let out: Vec<&str> =
-            outside_every_matter(&r, &[matter()], &Policy::default()).iter().map(|r| r.evidence_id.as_str()).collect();
-        assert_eq!(out, vec!["2", "3"]);
+        let out: Vec<EvidenceId> =
+            outside_every_matter(&r, &[matter()], &Policy::default()).iter().map(|r| r.evidence_id).collect();
+        assert_eq!(out, vec![id("2"), id("3")]);
     }
 }

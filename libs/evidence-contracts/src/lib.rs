@@ -12,6 +12,7 @@
 //! `deploy/schemas/` are generated from these types; a test fails when they drift.
 
 pub mod access;
+pub mod compliance;
 pub mod events;
 pub mod ids;
 pub mod ingest;

@@ -5,6 +5,7 @@
 use schemars::{JsonSchema, schema_for};
 
 use crate::access::AccessApprovalV1;
+use crate::compliance::{MatterCheckV1, MatterV1, PauseV1, RecordingFlagsV1};
 use crate::events::{EvidenceRejectedV1, EvidenceSealedV1};
 use crate::ingest::IngestRequestV1;
 use crate::ledger::{LedgerCheckpointV1, LedgerRecordV1};
@@ -50,5 +51,9 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("evidence.access.approval.v1.schema.json", pretty::<AccessApprovalV1>()),
         ("evidence.station.docking.v1.schema.json", pretty::<DockingV1>()),
         ("evidence.receipt.v1.schema.json", pretty::<ReceiptV1>()),
+        ("evidence.matter.v1.schema.json", pretty::<MatterV1>()),
+        ("evidence.pause.v1.schema.json", pretty::<PauseV1>()),
+        ("evidence.compliance.matter.v1.schema.json", pretty::<MatterCheckV1>()),
+        ("evidence.compliance.recording.v1.schema.json", pretty::<RecordingFlagsV1>()),
     ]
 }

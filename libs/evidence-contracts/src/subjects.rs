@@ -5,10 +5,11 @@
 //! |---|---|---|---|---|
 //! | `EVIDENCE_INGEST` | `evidence.ingest.request.v1.<station_id>` | work queue | stations | ingest-worker |
 //! | `EVIDENCE_PIPELINE` | `evidence.pipeline.transcode.v1`, `evidence.pipeline.seal.v1` | work queue | ingest-worker, transcoder | transcoder, sealer |
-//! | `EVIDENCE_EVENTS` | `evidence.sealed.v1.<evidence_id>`, `evidence.rejected.v1.<stage>`, `evidence.ledger.checkpoint.v1` | limits, no delete, no purge | sealer, every worker | case systems, stations |
+//! | `EVIDENCE_EVENTS` | `evidence.sealed.v1.<evidence_id>`, `evidence.rejected.v1.<stage>`, `evidence.ledger.checkpoint.v1`, `evidence.compliance.v1.>` | limits, no delete, no purge | sealer, every worker | case systems, stations |
 //! | `EVIDENCE_APPROVALS` | `evidence.access.approval.v1.<approval_id>` | limits, no delete, no purge | case systems, `sealer approve` | `sealer access` |
 //! | `EVIDENCE_STATIONS` | `evidence.station.v1.<station_id>.docking` | limits, no delete, no purge | stations | compliance checks, auditors |
 //! | `EVIDENCE_RECEIPTS` | `evidence.receipt.v1.<station_id>.<evidence_id>` | limits, 400 days, direct get | sealer, any worker rejecting | the station (only its own) |
+//! | `EVIDENCE_MATTERS` | `evidence.matter.v1.<matter_id>`, `evidence.pause.v1.<pause_id>` | limits, no delete, no purge | case systems, `auditor import` | `auditor check`, `auditor audit` |
 //! | `EVIDENCE_LEDGER` | `evidence.ledger.v1.<kind>.<evidence_id>` | limits, no delete, no purge, hash-chained | sealer | verifiers, auditors |
 
 use crate::{EvidenceId, StationId};
@@ -19,6 +20,12 @@ pub const EVENTS_STREAM: &str = "EVIDENCE_EVENTS";
 pub const LEDGER_STREAM: &str = "EVIDENCE_LEDGER";
 pub const APPROVALS_STREAM: &str = "EVIDENCE_APPROVALS";
 pub const STATIONS_STREAM: &str = "EVIDENCE_STATIONS";
+pub const MATTERS_STREAM: &str = "EVIDENCE_MATTERS";
+/// Filters of the matters stream.
+pub const MATTERS_ALL: &str = "evidence.matter.v1.>";
+pub const PAUSES_ALL: &str = "evidence.pause.v1.>";
+/// Filter matching every compliance result (events stream).
+pub const COMPLIANCE_ALL: &str = "evidence.compliance.v1.>";
 pub const RECEIPTS_STREAM: &str = "EVIDENCE_RECEIPTS";
 /// Filter matching every docking record.
 pub const DOCKINGS_ALL: &str = "evidence.station.v1.>";
@@ -58,6 +65,22 @@ pub fn receipt(station: &StationId, evidence: &EvidenceId) -> String {
 /// Every receipt for one station: what its credentials may read.
 pub fn receipts_of(station: &StationId) -> String {
     format!("evidence.receipt.v1.{station}.>")
+}
+
+pub fn matter(matter_id: &str) -> String {
+    format!("evidence.matter.v1.{matter_id}")
+}
+
+pub fn pause(pause_id: &str) -> String {
+    format!("evidence.pause.v1.{pause_id}")
+}
+
+pub fn matter_check(matter_id: &str) -> String {
+    format!("evidence.compliance.v1.matter.{matter_id}")
+}
+
+pub fn recording_flags(key: &str) -> String {
+    format!("evidence.compliance.v1.recording.{key}")
 }
 
 pub fn sealed(evidence: &EvidenceId) -> String {

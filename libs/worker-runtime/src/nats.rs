@@ -12,7 +12,7 @@ use evidence_contracts::{Message, encode};
 use crate::config::{NatsConfig, read_secret_file};
 
 /// The stream definitions, exactly the files under `deploy/nats/streams/`.
-pub const STREAM_DEFINITIONS: [(&str, &str); 7] = [
+pub const STREAM_DEFINITIONS: [(&str, &str); 8] = [
     ("EVIDENCE_INGEST", include_str!("../../../deploy/nats/streams/EVIDENCE_INGEST.json")),
     ("EVIDENCE_PIPELINE", include_str!("../../../deploy/nats/streams/EVIDENCE_PIPELINE.json")),
     ("EVIDENCE_EVENTS", include_str!("../../../deploy/nats/streams/EVIDENCE_EVENTS.json")),
@@ -20,6 +20,7 @@ pub const STREAM_DEFINITIONS: [(&str, &str); 7] = [
     ("EVIDENCE_APPROVALS", include_str!("../../../deploy/nats/streams/EVIDENCE_APPROVALS.json")),
     ("EVIDENCE_STATIONS", include_str!("../../../deploy/nats/streams/EVIDENCE_STATIONS.json")),
     ("EVIDENCE_RECEIPTS", include_str!("../../../deploy/nats/streams/EVIDENCE_RECEIPTS.json")),
+    ("EVIDENCE_MATTERS", include_str!("../../../deploy/nats/streams/EVIDENCE_MATTERS.json")),
 ];
 
 /// Parses one embedded stream definition.
@@ -188,6 +189,58 @@ pub async fn last_on_subject(
         Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
         Err(e) => Err(anyhow::Error::new(e).context(format!("look up last message on {subject}"))),
     }
+}
+
+/// One stored message: subject, payload, stream sequence.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub subject: String,
+    pub payload: bytes::Bytes,
+    pub seq: u64,
+}
+
+/// Every message on `filter` in `stream`, in stream order, read with an ephemeral consumer
+/// (batches of 500; memory grows with the number of messages, not with media).
+///
+/// # Errors
+/// The stream cannot be read.
+pub async fn read_all(js: &jetstream::Context, stream: &str, filter: &str) -> anyhow::Result<Vec<Stored>> {
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+    use futures::StreamExt as _;
+    let s = js.get_stream(stream).await.with_context(|| format!("open stream {stream}"))?;
+    let mut consumer = s
+        .create_consumer(pull::Config {
+            filter_subject: filter.to_owned(),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
+            inactive_threshold: Duration::from_secs(60),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("read {filter} from {stream}"))?;
+    let mut pending = consumer.info().await.context("consumer info")?.num_pending;
+    let mut out = Vec::new();
+    while pending > 0 {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(500)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .map_err(|e| anyhow::anyhow!("fetch from {stream}: {e}"))?;
+        let mut got = 0u64;
+        while let Some(m) = batch.next().await {
+            let m = m.map_err(|e| anyhow::anyhow!("read from {stream}: {e}"))?;
+            let info = m.info().map_err(|e| anyhow::anyhow!("message info: {e}"))?;
+            pending = info.pending;
+            out.push(Stored { subject: m.subject.to_string(), payload: m.payload.clone(), seq: info.stream_sequence });
+            got += 1;
+        }
+        if got == 0 {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

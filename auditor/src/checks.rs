@@ -1,0 +1,248 @@
+//! Gathering the facts (matters, pauses, sealed recordings with their continuity reports,
+//! docking records, ledger access records) and evaluating the recording rules over them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use compliance::{Interval, Recording};
+use evidence_contracts::compliance::{FlagV1, MatterCheckV1, MatterV1, PauseV1, RecordingFlagsSchema, RecordingFlagsV1};
+use evidence_contracts::events::EvidenceSealedV1;
+use evidence_contracts::ledger::LedgerRecordV1;
+use evidence_contracts::report::{FindingKind, ScanReportV1};
+use evidence_contracts::seal::ObjectRole;
+use evidence_contracts::station::DockingV1;
+use evidence_contracts::{EvidenceId, Message, StationId, decode, subjects};
+use worker_runtime::nats::read_all;
+
+/// One retrieval (or refused attempt) of evidence, from the custody ledger.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub evidence_id: EvidenceId,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub approval_id: Option<String>,
+    pub refused: Option<String>,
+}
+
+/// Everything the checks look at.
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub matters: Vec<MatterV1>,
+    pub pauses: Vec<PauseV1>,
+    pub sealed: Vec<EvidenceSealedV1>,
+    pub recordings: Vec<Recording>,
+    pub dockings: Vec<DockingV1>,
+    pub accesses: Vec<Access>,
+    /// Sealed recordings that could not be placed in time (no start known, report unreadable).
+    pub unplaced: Vec<(EvidenceId, String)>,
+}
+
+/// The last message per subject, decoded (newer versions of a matter replace older ones).
+fn latest<M: Message>(msgs: Vec<worker_runtime::nats::Stored>) -> Vec<M> {
+    let mut by: BTreeMap<String, M> = BTreeMap::new();
+    for m in msgs {
+        match decode::<M>(&m.payload) {
+            Ok(v) => {
+                by.insert(m.subject, v);
+            }
+            Err(e) => tracing::warn!(subject = %m.subject, seq = m.seq, error = %e, "skipping an undecodable message"),
+        }
+    }
+    by.into_values().collect()
+}
+
+/// Reads every fact from the streams and the evidence bucket.
+///
+/// # Errors
+/// Unreachable NATS or S3.
+pub async fn gather(js: &async_nats::jetstream::Context, store: &object_store::Store) -> anyhow::Result<Facts> {
+    let mut f = Facts {
+        matters: latest(read_all(js, subjects::MATTERS_STREAM, subjects::MATTERS_ALL).await?),
+        pauses: latest(read_all(js, subjects::MATTERS_STREAM, subjects::PAUSES_ALL).await?),
+        sealed: latest(read_all(js, subjects::EVENTS_STREAM, subjects::SEALED_ALL).await?),
+        dockings: read_all(js, subjects::STATIONS_STREAM, subjects::DOCKINGS_ALL)
+            .await?
+            .iter()
+            .filter_map(|m| decode::<DockingV1>(&m.payload).ok())
+            .collect(),
+        ..Default::default()
+    };
+    for m in read_all(js, subjects::LEDGER_STREAM, "evidence.ledger.v1.access.>").await? {
+        if let Ok(r) = serde_json::from_slice::<LedgerRecordV1>(&m.payload) {
+            let s = |k: &str| r.detail.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            f.accesses.push(Access {
+                evidence_id: r.evidence_id,
+                at: r.at,
+                actor: r.actor.clone(),
+                approval_id: s("approval_id"),
+                refused: s("refused"),
+            });
+        }
+    }
+    for ev in &f.sealed {
+        match placed(store, ev).await {
+            Ok(r) => f.recordings.push(r),
+            Err(why) => f.unplaced.push((ev.evidence_id, format!("{why:#}"))),
+        }
+    }
+    Ok(f)
+}
+
+/// A sealed recording in wall-clock time: start from the event, length and inner holes from its
+/// continuity report.
+async fn placed(store: &object_store::Store, ev: &EvidenceSealedV1) -> anyhow::Result<Recording> {
+    let start = ev.recorded_start.context("the recording's start time is unknown (no time in the file name or metadata)")?;
+    let rep = ev
+        .objects
+        .iter()
+        .find(|o| o.role == ObjectRole::ContinuityReport)
+        .context("the package lists no continuity report")?;
+    let bytes = store.get_bytes(&ev.bucket, &rep.key, 8 << 20).await.with_context(|| format!("read {}", rep.key))?;
+    let report: ScanReportV1 = serde_json::from_slice(&bytes).with_context(|| format!("parse {}", rep.key))?;
+    let file = report.files.first().context("the report lists no file")?;
+    let ms = |s: f64| Duration::milliseconds((s * 1000.0).round() as i64);
+    let gaps = file
+        .findings
+        .iter()
+        .filter(|g| g.kind == FindingKind::Gap)
+        .map(|g| Interval { from: start + ms(g.at_s), to: start + ms(g.at_s + g.duration_s) })
+        .collect();
+    Ok(Recording {
+        evidence_id: ev.evidence_id,
+        officer_id: ev.officer_id.to_string(),
+        device_id: ev.device_id.to_string(),
+        station_id: ev.station_id.clone(),
+        late: ev.deadline.as_ref().is_some_and(|d| d.status == "late"),
+        start,
+        end: start + ms(file.duration_s),
+        gaps,
+    })
+}
+
+/// A file a station saw on a docked device that was never sealed.
+#[derive(Debug, Clone)]
+pub struct NotUploaded {
+    pub station: StationId,
+    pub device: String,
+    pub path: String,
+    pub due: DateTime<Utc>,
+    pub left_s: f64,
+}
+
+/// What one evaluation concludes.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub checks: Vec<MatterCheckV1>,
+    pub flags: Vec<RecordingFlagsV1>,
+    pub not_uploaded: Vec<NotUploaded>,
+}
+
+/// Evaluates every matter and flags every recording.
+pub fn evaluate(
+    f: &Facts,
+    policy: &compliance::Policy,
+    cal: &work_calendar::Calendar,
+    rule: work_calendar::Rule,
+    clock_offset_limit_s: f64,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let mut out = Outcome::default();
+    for m in &f.matters {
+        out.checks.push(compliance::check_matter(m, &f.recordings, &f.pauses, policy, now));
+    }
+
+    let mut flags: BTreeMap<EvidenceId, Vec<FlagV1>> = BTreeMap::new();
+    for r in compliance::outside_every_matter(&f.recordings, &f.matters, policy) {
+        flags.entry(r.evidence_id).or_default().push(FlagV1 {
+            kind: "outside_every_matter".into(),
+            detail: format!(
+                "recorded {} .. {} by officer {}, within no registered matter of that officer",
+                r.start, r.end, r.officer_id
+            ),
+        });
+    }
+    for (id, why) in &f.unplaced {
+        flags.entry(*id).or_default().push(FlagV1 { kind: "unplaced".into(), detail: why.clone() });
+    }
+    // Device clocks at docking, and recordings that started after their device was docked.
+    let sealed_by_file: BTreeMap<(String, String), &EvidenceSealedV1> =
+        f.sealed.iter().map(|e| ((e.device_id.to_string(), e.file_name.clone()), e)).collect();
+    let mut seen_files: BTreeSet<(String, String)> = BTreeSet::new();
+    for d in &f.dockings {
+        let offset = d.clock_offset_s.unwrap_or(0.0);
+        for file in &d.files {
+            let name = file.path.rsplit('/').next().unwrap_or(&file.path).to_owned();
+            let key = (d.device_id.to_string(), name.clone());
+            if !seen_files.insert((key.0.clone(), file.path.clone())) {
+                continue;
+            }
+            let Some(ev) = sealed_by_file.get(&key) else {
+                let basis = file.recorded_start.or(file.modified).unwrap_or(d.docked_at);
+                let (due, _) = work_calendar::deadline(cal, rule, basis);
+                out.not_uploaded.push(NotUploaded {
+                    station: d.station_id.clone(),
+                    device: d.device_id.to_string(),
+                    path: file.path.clone(),
+                    due,
+                    left_s: (due - now).num_milliseconds() as f64 / 1000.0,
+                });
+                out.flags.push(RecordingFlagsV1 {
+                    schema: RecordingFlagsSchema,
+                    key: format!("{}.{}", d.device_id, &blake3::hash(file.path.as_bytes()).to_hex()[..16]),
+                    evidence_id: None,
+                    station_id: d.station_id.clone(),
+                    device_id: d.device_id.clone(),
+                    officer_id: d.officer_id.clone(),
+                    file_name: name,
+                    flags: vec![FlagV1 {
+                        kind: "not_uploaded".into(),
+                        detail: format!(
+                            "on device {} when docked at {} ({}), never sealed; due {due}",
+                            d.device_id, d.station_id, d.docked_at
+                        ),
+                    }],
+                    checked_at: now,
+                });
+                continue;
+            };
+            if offset.abs() > clock_offset_limit_s {
+                flags.entry(ev.evidence_id).or_default().push(FlagV1 {
+                    kind: "device_clock_offset".into(),
+                    detail: format!(
+                        "device clock was {offset:+.0} s off the station's at docking ({}); times from the device are shifted",
+                        d.docked_at
+                    ),
+                });
+            }
+            if let Some(start) = ev.recorded_start {
+                let corrected = start - Duration::milliseconds((offset * 1000.0) as i64);
+                if corrected > d.docked_at {
+                    flags.entry(ev.evidence_id).or_default().push(FlagV1 {
+                        kind: "started_after_docking".into(),
+                        detail: format!(
+                            "recording starts {corrected} (device time corrected by the clock offset), after the device was docked at {}",
+                            d.docked_at
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    for ev in &f.sealed {
+        if let Some(fl) = flags.remove(&ev.evidence_id) {
+            out.flags.push(RecordingFlagsV1 {
+                schema: RecordingFlagsSchema,
+                key: ev.evidence_id.to_string(),
+                evidence_id: Some(ev.evidence_id),
+                station_id: ev.station_id.clone(),
+                device_id: ev.device_id.clone(),
+                officer_id: Some(ev.officer_id.clone()),
+                file_name: ev.file_name.clone(),
+                flags: fl,
+                checked_at: now,
+            });
+        }
+    }
+    out
+}
