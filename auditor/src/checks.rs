@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use compliance::{Interval, Recording};
-use evidence_contracts::compliance::{FlagV1, MatterCheckV1, MatterV1, PauseV1, RecordingFlagsSchema, RecordingFlagsV1};
+use evidence_contracts::compliance::{
+    FlagV1, MatterCheckV1, MatterV1, PauseV1, RecordingFlagsSchema, RecordingFlagsV1,
+};
 use evidence_contracts::events::EvidenceSealedV1;
 use evidence_contracts::ledger::LedgerRecordV1;
 use evidence_contracts::report::{FindingKind, ScanReportV1};
@@ -92,7 +94,8 @@ pub async fn gather(js: &async_nats::jetstream::Context, store: &object_store::S
 /// A sealed recording in wall-clock time: start from the event, length and inner holes from its
 /// continuity report.
 async fn placed(store: &object_store::Store, ev: &EvidenceSealedV1) -> anyhow::Result<Recording> {
-    let start = ev.recorded_start.context("the recording's start time is unknown (no time in the file name or metadata)")?;
+    let start =
+        ev.recorded_start.context("the recording's start time is unknown (no time in the file name or metadata)")?;
     let rep = ev
         .objects
         .iter()

@@ -22,7 +22,8 @@ fn rows(path: &Path) -> anyhow::Result<Vec<(String, Row)>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let name = path.display().to_string();
     if text.trim_start().starts_with('[') {
-        let v: Vec<Row> = serde_json::from_str(&text).with_context(|| format!("{name}: not a JSON array of objects"))?;
+        let v: Vec<Row> =
+            serde_json::from_str(&text).with_context(|| format!("{name}: not a JSON array of objects"))?;
         return Ok(v.into_iter().enumerate().map(|(i, r)| (format!("{name}[{i}]"), r)).collect());
     }
     let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
@@ -115,7 +116,11 @@ pub fn matters(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result
         }
     }
     if !problems.is_empty() {
-        bail!("{} problem(s); nothing was imported. Fix the file and import it again:\n  {}", problems.len(), problems.join("\n  "));
+        bail!(
+            "{} problem(s); nothing was imported. Fix the file and import it again:\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
     }
     Ok(out)
 }
@@ -176,7 +181,11 @@ pub fn pauses(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result<
         }
     }
     if !problems.is_empty() {
-        bail!("{} problem(s); nothing was imported. Fix the file and import it again:\n  {}", problems.len(), problems.join("\n  "));
+        bail!(
+            "{} problem(s); nothing was imported. Fix the file and import it again:\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
     }
     Ok(out)
 }

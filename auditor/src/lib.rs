@@ -55,19 +55,18 @@ async fn connect(cfg: &Config) -> anyhow::Result<async_nats::jetstream::Context>
     worker_runtime::nats::jetstream(
         &client,
         &cfg.nats,
-        &[
-            subjects::MATTERS_STREAM,
-            subjects::EVENTS_STREAM,
-            subjects::STATIONS_STREAM,
-            subjects::LEDGER_STREAM,
-        ],
+        &[subjects::MATTERS_STREAM, subjects::EVENTS_STREAM, subjects::STATIONS_STREAM, subjects::LEDGER_STREAM],
     )
     .await
 }
 
 /// Publishes `msg` unless the last message on its subject already says the same (ignoring
 /// `checked_at`-like fields, through the content-derived message id).
-async fn publish_if_changed<M: Message>(js: &async_nats::jetstream::Context, stream: &str, msg: &M) -> anyhow::Result<bool> {
+async fn publish_if_changed<M: Message>(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    msg: &M,
+) -> anyhow::Result<bool> {
     if let Some(last) = worker_runtime::nats::last_on_subject(js, stream, &msg.subject()).await?
         && let Ok(prev) = evidence_contracts::decode::<M>(&last.payload)
         && prev.msg_id() == msg.msg_id()
@@ -132,7 +131,11 @@ async fn evaluate(cfg: &Config, e: &Env) -> anyhow::Result<(checks::Facts, check
 ///
 /// # Errors
 /// Unreachable servers.
-pub async fn check(cfg: Config, every: Option<Duration>, metrics_addr: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+pub async fn check(
+    cfg: Config,
+    every: Option<Duration>,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let e = env(&cfg).await?;
     let shutdown = worker_runtime::shutdown::on_signal();
     if every.is_some() {
@@ -203,7 +206,16 @@ pub async fn audit(cfg: Config, a: AuditArgs) -> anyhow::Result<ExitCode> {
             .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
     };
     // `--to` is inclusive: the whole last day.
-    let r = report::build(&out.checks, &facts, day(a.from), day(a.to + chrono::Days::new(1)), a.sample, a.seed, Utc::now());
+    let r = report::build(
+        &out.checks,
+        &facts,
+        e.rule.offset,
+        day(a.from),
+        day(a.to + chrono::Days::new(1)),
+        a.sample,
+        a.seed,
+        Utc::now(),
+    );
     std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
     std::fs::write(a.out.join("audit.json"), serde_json::to_vec_pretty(&r).expect("report serialises"))?;
     std::fs::write(a.out.join("audit.md"), report::markdown(&r))?;

@@ -42,7 +42,8 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
 });
 
 pub const CHECKS: [&str; 4] = ["window", "officers", "gaps", "late"];
-pub const FLAGS: [&str; 5] = ["outside_every_matter", "device_clock_offset", "started_after_docking", "not_uploaded", "unplaced"];
+pub const FLAGS: [&str; 5] =
+    ["outside_every_matter", "device_clock_offset", "started_after_docking", "not_uploaded", "unplaced"];
 
 pub fn init() {
     for c in CHECKS {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use evidence_contracts::compliance::MatterCheckV1;
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +60,8 @@ pub struct AuditReport {
     pub by_kind: Vec<GroupLine>,
     pub rows: Vec<AuditRow>,
     pub generated_at: DateTime<Utc>,
+    /// The agency's UTC offset; the Markdown and HTML show times in it.
+    pub utc_offset: String,
 }
 
 /// How many to sample.
@@ -70,7 +72,7 @@ pub enum Sample {
 }
 
 /// A reproducible sample: matters ordered by BLAKE3(seed ‖ matter id), the first n taken.
-pub fn sample<'a>(checks: &'a [MatterCheckV1], seed: u64, n: Sample) -> Vec<&'a MatterCheckV1> {
+pub fn sample(checks: &[MatterCheckV1], seed: u64, n: Sample) -> Vec<&MatterCheckV1> {
     let mut v: Vec<(&MatterCheckV1, [u8; 32])> = checks
         .iter()
         .map(|c| {
@@ -80,7 +82,7 @@ pub fn sample<'a>(checks: &'a [MatterCheckV1], seed: u64, n: Sample) -> Vec<&'a 
             (c, *h.finalize().as_bytes())
         })
         .collect();
-    v.sort_by(|a, b| a.1.cmp(&b.1));
+    v.sort_by_key(|e| e.1);
     let take = match n {
         Sample::Count(k) => k,
         Sample::Fraction(f) => ((checks.len() as f64) * f.clamp(0.0, 1.0)).ceil() as usize,
@@ -90,7 +92,8 @@ pub fn sample<'a>(checks: &'a [MatterCheckV1], seed: u64, n: Sample) -> Vec<&'a 
     out
 }
 
-fn row(c: &MatterCheckV1, facts: &Facts) -> AuditRow {
+fn row(c: &MatterCheckV1, facts: &Facts, tz: FixedOffset) -> AuditRow {
+    let lt = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M:%S").to_string();
     let accesses: Vec<&Access> = facts.accesses.iter().filter(|a| c.recordings.contains(&a.evidence_id)).collect();
     let refused: Vec<&&Access> = accesses.iter().filter(|a| a.refused.is_some() || a.approval_id.is_none()).collect();
     let mut notes = Vec::new();
@@ -121,13 +124,19 @@ fn row(c: &MatterCheckV1, facts: &Facts) -> AuditRow {
         notes.push(format!("{} of {} required officers recorded", c.officers_recording.len(), c.min_officers));
     }
     for g in &c.unexplained_gaps {
-        notes.push(format!("{}: {:.0} s unrecorded {} .. {} with no registered pause", g.officer_id, g.seconds, g.from, g.to));
+        notes.push(format!(
+            "{}: {:.0} s unrecorded {} – {} with no registered pause",
+            g.officer_id,
+            g.seconds,
+            lt(g.from),
+            lt(g.to)
+        ));
     }
     for a in &refused {
         notes.push(format!(
             "access by {} at {} without approval{}",
             a.actor,
-            a.at,
+            a.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
             a.refused.as_deref().map(|r| format!(" (refused: {r})")).unwrap_or_default()
         ));
     }
@@ -168,7 +177,8 @@ fn groups(rows: &[AuditRow], key: impl Fn(&AuditRow) -> Vec<String>) -> Vec<Grou
             e.1 += usize::from(!r.passed);
         }
     }
-    let mut v: Vec<GroupLine> = m.into_iter().map(|(name, (sampled, failed))| GroupLine { name, sampled, failed }).collect();
+    let mut v: Vec<GroupLine> =
+        m.into_iter().map(|(name, (sampled, failed))| GroupLine { name, sampled, failed }).collect();
     v.sort_by(|a, b| {
         b.failed
             .cmp(&a.failed)
@@ -179,9 +189,11 @@ fn groups(rows: &[AuditRow], key: impl Fn(&AuditRow) -> Vec<String>) -> Vec<Grou
 }
 
 /// Builds the report for matters whose window starts in `[from, to)`.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     checks: &[MatterCheckV1],
     facts: &Facts,
+    tz: FixedOffset,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     n: Sample,
@@ -191,7 +203,7 @@ pub fn build(
     let in_period: Vec<MatterCheckV1> =
         checks.iter().filter(|c| c.window_start >= from && c.window_start < to).cloned().collect();
     let picked = sample(&in_period, seed, n);
-    let rows: Vec<AuditRow> = picked.iter().map(|c| row(c, facts)).collect();
+    let rows: Vec<AuditRow> = picked.iter().map(|c| row(c, facts, tz)).collect();
     let failures = CRITERIA
         .iter()
         .map(|(k, _)| ((*k).to_owned(), rows.iter().filter(|r| !r.results.get(*k).copied().unwrap_or(false)).count()))
@@ -209,7 +221,22 @@ pub fn build(
         by_kind: groups(&rows, |r| vec![r.kind.clone()]),
         rows,
         generated_at: now,
+        utc_offset: tz.to_string(),
     }
+}
+
+fn tz_of(r: &AuditReport) -> FixedOffset {
+    chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{}", r.utc_offset))
+        .map_or_else(|_| FixedOffset::east_opt(0).expect("zero offset"), |t| *t.offset())
+}
+
+fn window(r: &AuditReport, row: &AuditRow) -> String {
+    let tz = tz_of(r);
+    format!(
+        "{} – {}",
+        row.window_start.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
+        row.window_end.with_timezone(&tz).format("%H:%M:%S")
+    )
 }
 
 fn mark(ok: bool) -> &'static str {
@@ -219,16 +246,22 @@ fn mark(ok: bool) -> &'static str {
 /// The report in Markdown.
 pub fn markdown(r: &AuditReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# Audit of whole-process recording — {} to {}\n", r.period_from.date_naive(), r.period_to.date_naive());
     let _ = writeln!(
         s,
-        "Sample: **{} of {}** matters (seed {}; the same seed and data give the same sample). **{} passed, {} failed.** Generated {}.\n",
+        "# Audit of whole-process recording — {} to {}\n",
+        r.period_from.date_naive(),
+        r.period_to.date_naive()
+    );
+    let _ = writeln!(
+        s,
+        "Sample: **{} of {}** matters (seed {}; the same seed and data give the same sample). **{} passed, {} failed.** Generated {}. Times are UTC{}.\n",
         r.sampled,
         r.population,
         r.seed,
         r.passed,
         r.sampled - r.passed,
-        r.generated_at.format("%Y-%m-%d %H:%M UTC")
+        r.generated_at.format("%Y-%m-%d %H:%M UTC"),
+        r.utc_offset
     );
     let _ = writeln!(s, "## Where it fails\n\n| Check | Failed | of |\n|---|---:|---:|");
     for (k, title) in CRITERIA {
@@ -247,14 +280,7 @@ pub fn markdown(r: &AuditReport) -> String {
     }
     let _ = writeln!(s, " Findings |\n|---|---|---|{}---|", "---|".repeat(CRITERIA.len()));
     for row in &r.rows {
-        let _ = write!(
-            s,
-            "| {} | {} | {} – {} |",
-            row.matter_id,
-            row.kind,
-            row.window_start.format("%Y-%m-%d %H:%M:%S"),
-            row.window_end.format("%H:%M:%S")
-        );
+        let _ = write!(s, "| {} | {} | {} |", row.matter_id, row.kind, window(r, row));
         for (k, _) in CRITERIA {
             let _ = write!(s, " {} |", mark(row.results.get(k).copied().unwrap_or(false)));
         }
@@ -309,7 +335,7 @@ pub fn html(r: &AuditReport) -> String {
     );
     let _ = write!(
         s,
-        "<h1>Audit of whole-process recording — {} to {}</h1><p>Sample: <b>{} of {}</b> matters (seed {}). <b>{} passed, {} failed.</b> Generated {}.</p>",
+        "<h1>Audit of whole-process recording — {} to {}</h1><p>Sample: <b>{} of {}</b> matters (seed {}). <b>{} passed, {} failed.</b> Generated {}. Times are UTC{}.</p>",
         r.period_from.date_naive(),
         r.period_to.date_naive(),
         r.sampled,
@@ -317,15 +343,18 @@ pub fn html(r: &AuditReport) -> String {
         r.seed,
         r.passed,
         r.sampled - r.passed,
-        r.generated_at.format("%Y-%m-%d %H:%M UTC")
+        r.generated_at.format("%Y-%m-%d %H:%M UTC"),
+        r.utc_offset
     );
     let crit: Vec<(String, usize, usize)> =
         CRITERIA.iter().map(|(k, t)| ((*t).to_owned(), r.failures.get(*k).copied().unwrap_or(0), r.sampled)).collect();
     s.push_str(&svg_bars("Sampled matters failing each check", &crit));
-    let st: Vec<(String, usize, usize)> = r.by_station.iter().take(10).map(|g| (g.name.clone(), g.failed, g.sampled)).collect();
+    let st: Vec<(String, usize, usize)> =
+        r.by_station.iter().take(10).map(|g| (g.name.clone(), g.failed, g.sampled)).collect();
     s.push_str("<br>");
     s.push_str(&svg_bars("Failed matters by station (weakest first)", &st));
-    let kd: Vec<(String, usize, usize)> = r.by_kind.iter().take(10).map(|g| (g.name.clone(), g.failed, g.sampled)).collect();
+    let kd: Vec<(String, usize, usize)> =
+        r.by_kind.iter().take(10).map(|g| (g.name.clone(), g.failed, g.sampled)).collect();
     s.push_str("<br>");
     s.push_str(&svg_bars("Failed matters by kind", &kd));
     s.push_str("<h2>Matters</h2><table><tr><th>Matter</th><th>Kind</th><th>Window</th>");
@@ -334,14 +363,7 @@ pub fn html(r: &AuditReport) -> String {
     }
     s.push_str("<th>Findings</th></tr>");
     for row in &r.rows {
-        let _ = write!(
-            s,
-            "<tr><td>{}</td><td>{}</td><td>{} – {}</td>",
-            esc(&row.matter_id),
-            esc(&row.kind),
-            row.window_start.format("%Y-%m-%d %H:%M:%S"),
-            row.window_end.format("%H:%M:%S")
-        );
+        let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td>", esc(&row.matter_id), esc(&row.kind), window(r, row));
         for (k, _) in CRITERIA {
             let ok = row.results.get(k).copied().unwrap_or(false);
             let _ = write!(s, "<td class=\"{}\">{}</td>", if ok { "ok" } else { "bad" }, mark(ok));
@@ -400,6 +422,7 @@ mod tests {
         let r = build(
             &[check("M<1>", false)],
             &f,
+            FixedOffset::east_opt(8 * 3600).expect("offset"),
             "2026-11-01T00:00:00Z".parse().expect("t"),
             "2026-12-01T00:00:00Z".parse().expect("t"),
             Sample::Count(5),

@@ -6,6 +6,7 @@
 mod support;
 
 mod chain;
+mod compliance;
 mod crash;
 mod observability;
 mod record;
