@@ -64,13 +64,47 @@ async fn every_metric_used_by_alerts_and_dashboards_is_served_by_the_workers() {
     let mut cam = crate::record::camera(port);
     let mut recorder = crate::record::spawn_recorder(&p, port, &p.dir.path().join("recorder"));
     recorder.wait_for_line("segment handed on", Duration::from_secs(60)).unwrap();
+    // A camera without an officer binding: its file is blocked, listed at docking, never sealed.
+    let unbound = crate::station::docked_slot(&p.dir.path().join("slots"), "slot02", "CAM-UNBOUND", 0);
+    std::fs::write(unbound.join("0123456_20261128150000_0001.MP4"), b"not uploaded").unwrap();
     let events = p.sealed(1, Duration::from_secs(120)).await.unwrap();
+    // The compliance checker, with one matter imported.
+    let station_cfg = std::fs::read_to_string(p.config_path("station")).unwrap();
+    let auditor_cfg = p.dir.path().join("auditor.toml");
+    std::fs::write(&auditor_cfg, format!("{station_cfg}\n[telemetry]\nlisten = \"127.0.0.1:0\"\n")).unwrap();
+    let matters = p.dir.path().join("matters.json");
+    std::fs::write(
+        &matters,
+        r#"[{"matter_id":"OBS-1","kind":"inspection","officers":"0123456;0123457","start":"2026-11-28T08:00:00Z","end":"2026-11-28T08:10:00Z"}]"#,
+    )
+    .unwrap();
+    let auditor = test_harness::workspace_bin("auditor").unwrap();
+    let cfg_s = auditor_cfg.display().to_string();
+    let imported = std::process::Command::new(&auditor)
+        .args(["--config", &cfg_s, "import", "--matters", &matters.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    // The docking record of the unbound camera must be in before the checker runs.
+    test_harness::stream_messages(
+        &p.nats.url,
+        "EVIDENCE_STATIONS",
+        "evidence.station.v1.>",
+        2,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let mut checker =
+        test_harness::Worker::spawn("auditor", &auditor, &["--config", &cfg_s, "check", "--every", "1s"], &[]).unwrap();
+    checker.wait_for_line("compliance checked", Duration::from_secs(60)).unwrap();
     let d = events[0].deadline.as_ref().expect("the sealed event carries the upload deadline");
     assert_eq!(d.working_days, 2);
     assert!(d.due > d.work_ended, "{d:?}");
 
     p.workers.push(agent);
     p.workers.push(recorder);
+    p.workers.push(checker);
     let mut served = BTreeSet::new();
     for w in &mut p.workers {
         let addr = w.metrics_addr().unwrap();
