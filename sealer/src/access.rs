@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
-use evidence_contracts::access::{AccessApprovalSchema, AccessApprovalV1, AccessScope};
+use evidence_contracts::access::{AccessApprovalSchema, AccessApprovalV1, AccessScope, Classification};
 use evidence_contracts::ledger::LedgerKind;
 use evidence_contracts::seal::ObjectRole;
 use evidence_contracts::{EvidenceId, decode, subjects};
@@ -25,6 +25,9 @@ pub struct ApproveArgs {
     pub reason: String,
     #[arg(long, value_enum, default_value = "derivatives")]
     pub scope: Scope,
+    /// Restricted classes the approval covers (repeat for several).
+    #[arg(long = "class", value_enum)]
+    pub classes: Vec<Class>,
     /// How long the approval holds.
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
     pub valid_for: Duration,
@@ -51,6 +54,79 @@ pub struct AccessArgs {
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     pub url_valid_for: Duration,
     pub evidence_id: String,
+}
+
+/// CLI form of [`Classification`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Class {
+    Secret,
+    Privacy,
+}
+
+impl From<Class> for Classification {
+    fn from(c: Class) -> Self {
+        match c {
+            Class::Secret => Classification::Secret,
+            Class::Privacy => Classification::Privacy,
+        }
+    }
+}
+
+/// `sealer classify` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClassifyArgs {
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// The restricted class, or `none` to release the evidence from its class.
+    #[arg(long, value_parser = ["secret", "privacy", "none"])]
+    pub class: String,
+    #[arg(long)]
+    pub reason: String,
+    /// Who classifies (recorded in the ledger).
+    #[arg(long)]
+    pub actor: String,
+    pub evidence_id: String,
+}
+
+/// The evidence's current class: the last `classification` ledger record for it.
+///
+/// # Errors
+/// The ledger cannot be read.
+pub async fn current_class(
+    js: &async_nats::jetstream::Context,
+    id: &EvidenceId,
+) -> anyhow::Result<Option<Classification>> {
+    let subject = subjects::ledger(LedgerKind::Classification, id);
+    let Some(m) = worker_runtime::nats::last_on_subject(js, subjects::LEDGER_STREAM, &subject).await? else {
+        return Ok(None);
+    };
+    let rec: evidence_contracts::ledger::LedgerRecordV1 =
+        serde_json::from_slice(&m.payload).context("a classification ledger record does not parse")?;
+    Ok(rec.detail.get("class").and_then(|c| serde_json::from_value(c.clone()).ok()))
+}
+
+/// Records a classification (or its release) in the custody ledger.
+///
+/// # Errors
+/// Unknown evidence, unreachable stores.
+pub async fn classify(cfg: &Config, a: &ClassifyArgs) -> anyhow::Result<u64> {
+    let id = parse_id(&a.evidence_id)?;
+    let (js, store) = crate::export::connect(cfg).await?;
+    let ev = crate::export::sealed_event(&js, &id).await?;
+    let class: Option<Classification> = match a.class.as_str() {
+        "secret" => Some(Classification::Secret),
+        "privacy" => Some(Classification::Privacy),
+        _ => None,
+    };
+    let creds = Arc::new(crate::identity(&cfg.seal)?.0);
+    let ledger =
+        Ledger::new(js.clone(), store.clone(), cfg.s3.evidence_bucket.clone(), creds, cfg.seal.checkpoint_every);
+    let detail = serde_json::json!({ "class": class, "reason": a.reason });
+    let rec = crate::ledger::package_record(LedgerKind::Classification, &ev, &a.actor, detail);
+    let appended = ledger.append(rec, &format!("ledger:classification:{id}:{}", uuid::Uuid::new_v4().simple())).await?;
+    ledger.checkpoint_if_due(appended.seq).await?;
+    tracing::info!(evidence_id = %id, class = class.map_or("none", Classification::as_str), actor = %a.actor, ledger_seq = appended.seq, "evidence classified");
+    Ok(appended.seq)
 }
 
 /// CLI form of [`AccessScope`].
@@ -92,13 +168,19 @@ pub async fn approve(cfg: &Config, a: &ApproveArgs) -> anyhow::Result<String> {
         scope: a.scope.into(),
         issued_at: now,
         expires_at: now + chrono::Duration::from_std(a.valid_for).context("--valid-for too long")?,
+        classes: a.classes.iter().map(|c| (*c).into()).collect(),
     };
     worker_runtime::nats::publish(&js, &approval).await?;
     Ok(approval.approval_id)
 }
 
 /// Why an access is refused, checked in this order.
-fn judge(approval: Option<&AccessApprovalV1>, id: &EvidenceId, scope: AccessScope) -> Result<(), String> {
+fn judge(
+    approval: Option<&AccessApprovalV1>,
+    id: &EvidenceId,
+    scope: AccessScope,
+    class: Option<Classification>,
+) -> Result<(), String> {
     let Some(a) = approval else {
         return Err("no approval: an approval id from the case system (or `sealer approve`) is required".into());
     };
@@ -115,6 +197,16 @@ fn judge(approval: Option<&AccessApprovalV1>, id: &EvidenceId, scope: AccessScop
     };
     if !allowed {
         return Err(format!("approval {} allows {:?}, not {scope:?}", a.approval_id, a.scope));
+    }
+    if let Some(c) = class
+        && !a.classes.contains(&c)
+    {
+        return Err(format!(
+            "evidence {id} is classified {}; approval {} does not cover that class (an approval for it names the class: sealer approve --class {})",
+            c.as_str(),
+            a.approval_id,
+            c.as_str()
+        ));
     }
     Ok(())
 }
@@ -139,7 +231,8 @@ pub async fn access(cfg: &Config, a: &AccessArgs) -> anyhow::Result<serde_json::
         None => None,
     };
     let scope: AccessScope = a.scope.into();
-    let verdict = judge(approval.as_ref(), &id, scope);
+    let class = current_class(&js, &id).await?;
+    let verdict = judge(approval.as_ref(), &id, scope, class);
     let creds = Arc::new(crate::identity(&cfg.seal)?.0);
     let ledger =
         Ledger::new(js.clone(), store.clone(), cfg.s3.evidence_bucket.clone(), creds, cfg.seal.checkpoint_every);
@@ -166,6 +259,7 @@ pub async fn access(cfg: &Config, a: &AccessArgs) -> anyhow::Result<serde_json::
         "objects": wanted.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
         "url_expires_at": (Utc::now() + chrono::Duration::from_std(expires).unwrap_or_default()).to_rfc3339(),
         "refused": verdict.as_ref().err(),
+        "class": class,
     });
     let rec = crate::ledger::package_record(LedgerKind::Access, &ev, &a.actor, detail);
     let appended = ledger.append(rec, &format!("ledger:access:{id}:{}", uuid::Uuid::new_v4().simple())).await?;
@@ -208,12 +302,20 @@ mod tests {
             scope: AccessScope::Derivatives,
             issued_at: Utc::now(),
             expires_at: Utc::now() + chrono::Duration::hours(1),
+            classes: vec![],
         };
-        assert!(judge(None, &id, AccessScope::Derivatives).is_err());
-        assert!(judge(Some(&ok), &id, AccessScope::Derivatives).is_ok());
-        assert!(judge(Some(&ok), &other, AccessScope::Derivatives).unwrap_err().contains("does not cover"));
-        assert!(judge(Some(&ok), &id, AccessScope::Original).unwrap_err().contains("allows"));
+        let d = AccessScope::Derivatives;
+        assert!(judge(None, &id, d, None).is_err());
+        assert!(judge(Some(&ok), &id, d, None).is_ok());
+        assert!(judge(Some(&ok), &other, d, None).unwrap_err().contains("does not cover"));
+        assert!(judge(Some(&ok), &id, AccessScope::Original, None).unwrap_err().contains("allows"));
+        // Restricted classes need an approval that names them.
+        let privacy = Some(Classification::Privacy);
+        assert!(judge(Some(&ok), &id, d, privacy).unwrap_err().contains("classified privacy"));
+        let covered = AccessApprovalV1 { classes: vec![Classification::Privacy], ..ok.clone() };
+        assert!(judge(Some(&covered), &id, d, privacy).is_ok());
+        assert!(judge(Some(&covered), &id, d, Some(Classification::Secret)).is_err());
         let expired = AccessApprovalV1 { expires_at: Utc::now() - chrono::Duration::seconds(1), ..ok };
-        assert!(judge(Some(&expired), &id, AccessScope::Derivatives).unwrap_err().contains("expired"));
+        assert!(judge(Some(&expired), &id, d, None).unwrap_err().contains("expired"));
     }
 }

@@ -50,6 +50,9 @@ enum Cmd {
     /// Retrieve evidence under an approval: prints short-lived URLs as JSON; the access, or the
     /// refusal (exit 1), is recorded in the custody ledger.
     Access(sealer::access::AccessArgs),
+    /// Put sealed evidence into a restricted class (secret, privacy) or release it (`none`);
+    /// recorded in the custody ledger. Access then needs an approval naming the class.
+    Classify(sealer::access::ClassifyArgs),
     /// Create a development CA and a signer issued by it (PEM files). Not for production: see
     /// sealer/README.md for the production identity.
     DevCa {
@@ -134,6 +137,12 @@ fn main() -> ExitCode {
             let cfg = load_config(a.config.clone())?;
             let out = rt.block_on(sealer::access::access(&cfg, &a))?;
             println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Cmd::Classify(a) => (|| {
+            let cfg = load_config(a.config.clone())?;
+            let seq = rt.block_on(sealer::access::classify(&cfg, &a))?;
+            println!("ledger record {seq}");
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::DevCa { out, organisation, days } => sealer::credentials::dev_ca(&out, &organisation, days).map(|f| {

@@ -334,4 +334,49 @@ async fn access_needs_an_approval_and_every_access_and_refusal_is_in_the_ledger(
     assert_eq!(serde_json::to_value(sha).unwrap(), obj["sha256"], "the URL serves exactly the sealed copy");
     assert_eq!(ledger_len().await, 6, "the access is recorded");
     assert_eq!(v["ledger_seq"], 6);
+
+    // A restricted class: once `a` is classified `privacy`, the same approval no longer opens
+    // it; an approval naming the class does. Classification and refusal are both in the ledger.
+    let (code, text) = sealer(&[
+        "classify",
+        "--config",
+        cfg,
+        "--class",
+        "privacy",
+        "--reason",
+        "a minor is filmed",
+        "--actor",
+        "chief-1",
+        &a,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(ledger_len().await, 7, "the classification is recorded");
+    let (code, text) = access(&["--approval", &approval], &a);
+    assert_ne!(code, 0, "a privacy recording with an approval that does not name the class: {text}");
+    assert!(text.contains("classified privacy") && text.contains("--class privacy"), "{text}");
+    assert_eq!(ledger_len().await, 8, "the refusal is recorded");
+    let (code, restricted) = sealer(&[
+        "approve",
+        "--config",
+        cfg,
+        "--approver",
+        "director",
+        "--reason",
+        "hearing",
+        "--class",
+        "privacy",
+        "--valid-for",
+        "1h",
+        &a,
+    ]);
+    assert_eq!(code, 0, "{restricted}");
+    let (code, text) = access(&["--approval", restricted.trim()], &a);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(ledger_len().await, 9);
+    // The chain still replays with the new record kinds: the exported package verifies.
+    let out = p.dir.path().join("export-a");
+    let (code, text) = sealer(&["export", "--config", cfg, &a, out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = sealer(&["verify", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
 }

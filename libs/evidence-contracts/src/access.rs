@@ -2,7 +2,7 @@
 //! without integration) publishes an [`AccessApprovalV1`] on
 //! `evidence.access.approval.v1.<approval_id>` (stream `EVIDENCE_APPROVALS`, no delete, no purge).
 //! `sealer access` checks the approval (exists, names the evidence id, covers the requested
-//! objects, not expired), hands out short-lived URLs, and appends an `access` record to the custody
+//! objects, not expired, names the evidence's restricted class if it has one), hands out short-lived URLs, and appends an `access` record to the custody
 //! ledger; a refusal is recorded there too.
 
 use chrono::{DateTime, Utc};
@@ -38,6 +38,30 @@ pub struct AccessApprovalV1 {
     pub scope: AccessScope,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Restricted classes the approval covers (`secret`, `privacy`). Evidence classified in a
+    /// class the approval does not name is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<Classification>,
+}
+
+/// Restricted classes of evidence. Set by `sealer classify` (a `classification` ledger record);
+/// retrieval then needs an approval naming the class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// Involves state or work secrets.
+    Secret,
+    /// Involves personal privacy (minors, victims, medical, …).
+    Privacy,
+}
+
+impl Classification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secret => "secret",
+            Self::Privacy => "privacy",
+        }
+    }
 }
 
 impl Message for AccessApprovalV1 {

@@ -32,6 +32,9 @@ pub enum LedgerKind {
     Retention,
     /// Evidence was retrieved (compliance issue).
     Access,
+    /// Evidence was classified into a restricted class (secret, privacy) or released from it;
+    /// `detail.class` is the class (`null`: none), `detail.reason` why.
+    Classification,
 }
 
 impl LedgerKind {
@@ -40,6 +43,7 @@ impl LedgerKind {
             Self::Seal => "seal",
             Self::Retention => "retention",
             Self::Access => "access",
+            Self::Classification => "classification",
         }
     }
 }
