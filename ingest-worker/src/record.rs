@@ -217,9 +217,10 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
                 match ev {
                     Rec::Break(why) => ended_by = Some(why),
                     Rec::Capture(CaptureEvent::Opened { path, start }) => {
-                        let index = lock(&ctx.session).next_index;
+                        let index = index_of(&path).unwrap_or_else(|| lock(&ctx.session).next_index);
                         let _ = save_json(&sidecar_path(&path), &Sidecar { index, start });
-                        lock(&ctx.session).next_index = index + 1;
+                        let mut s = lock(&ctx.session);
+                        s.next_index = s.next_index.max(index + 1);
                         opened.insert(path, start);
                     }
                     Rec::Capture(CaptureEvent::Discarded { path }) => {
@@ -244,7 +245,9 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
 
     let mut backoff = ctx.args.reconnect_min;
     while !shutdown.is_cancelled() {
-        let start_index = lock(&ctx.session).next_index;
+        // Never reuse a segment file name: segments still on disk (waiting for their receipt,
+        // or not yet handed on) would be overwritten.
+        let start_index = lock(&ctx.session).next_index.max(next_free_index(&ctx.dir));
         let spec = CaptureSpec {
             url: ctx.args.url.clone(),
             codec: ctx.args.codec.clone(),
@@ -293,6 +296,27 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     receipts.abort();
     tracing::info!(camera = %ctx.camera, "recorder stopped");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The segment index in a file name `<prefix>_<NNNNN>.mp4`.
+fn index_of(path: &Path) -> Option<u32> {
+    let stem = path.file_stem()?.to_str()?;
+    stem.rsplit_once('_')?.1.parse().ok()
+}
+
+/// One past the highest segment index of any segment file in `dir`.
+fn next_free_index(dir: &Path) -> u32 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "mp4"))
+                .filter_map(|p| index_of(&p))
+                .map(|i| i + 1)
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
 }
 
 fn sidecar_path(segment: &Path) -> PathBuf {
@@ -450,5 +474,22 @@ impl Ctx {
                 let _ = save_json(&self.dir.join("session.json"), &*s);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_capture_never_reuses_a_segment_name_still_on_disk() {
+        let d = tempfile::tempdir().expect("tmp");
+        assert_eq!(next_free_index(d.path()), 0);
+        for i in [0u32, 3, 7] {
+            std::fs::write(d.path().join(format!("ROOM-1-20261128T000000Z_{i:05}.mp4")), b"x").expect("write");
+        }
+        std::fs::write(d.path().join("ROOM-1-20261128T000000Z_00009.mp4.json"), b"{}").expect("write");
+        assert_eq!(next_free_index(d.path()), 8);
+        assert_eq!(index_of(Path::new("/x/ROOM-1-20261128T000000Z_00042.mp4")), Some(42));
     }
 }
