@@ -6,6 +6,7 @@
 mod support;
 
 mod chain;
+mod cluster;
 mod compliance;
 mod crash;
 mod observability;

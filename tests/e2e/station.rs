@@ -372,4 +372,24 @@ fn the_reference_nats_authorization_is_valid() {
         .expect("run nats-server -t");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("is valid"), "{text}");
+
+    // The cluster node configs include it the same way (../auth.conf).
+    let cluster = dir.path().join("cluster");
+    std::fs::create_dir_all(&cluster).expect("dir");
+    for n in 1..=3 {
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../deploy/nats/cluster/n{n}.conf"));
+        let text = std::fs::read_to_string(src)
+            .expect("node conf")
+            .replace("/var/lib/nats/jetstream", &dir.path().join(format!("js{n}")).display().to_string());
+        let conf = cluster.join(format!("n{n}.conf"));
+        std::fs::write(&conf, text).expect("write");
+        let out = std::process::Command::new(test_harness::find_binary("nats-server", "NATS_SERVER_BIN").expect("bin"))
+            .args(["-t", "-c"])
+            .arg(&conf)
+            .envs([("INGEST_WORKER_PASSWORD", "a"), ("TRANSCODER_PASSWORD", "b"), ("SEALER_PASSWORD", "c")])
+            .output()
+            .expect("run nats-server -t");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("is valid"), "n{n}: {text}");
+    }
 }

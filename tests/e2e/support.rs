@@ -11,6 +11,9 @@ use test_harness::{NatsServer, S3Server, Worker, workspace_bin};
 
 pub struct Pipeline {
     pub nats: NatsServer,
+    /// What the workers connect to: the server above, or a cluster's URL list ([`Self::use_nats`]).
+    pub nats_url: String,
+    nats_extra: String,
     /// The s3s-fs server (kept alive even when [`Self::use_s3`] points the workers elsewhere).
     #[allow(dead_code)]
     pub s3: S3Server,
@@ -27,7 +30,8 @@ impl Pipeline {
         let s3cfg = s3.config();
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("s3-secret"), test_harness::S3_SECRET_KEY)?;
-        let p = Self { nats, s3, s3cfg, dir, workers: Vec::new() };
+        let nats_url = nats.url.clone();
+        let p = Self { nats, nats_url, nats_extra: String::new(), s3, s3cfg, dir, workers: Vec::new() };
         for w in ["ingest-worker", "transcoder", "sealer", "station"] {
             std::fs::write(p.config_path(w), p.config_text(w))?;
         }
@@ -37,6 +41,17 @@ impl Pipeline {
     /// Points every worker at another S3 endpoint (e.g. the moto mock) and rewrites the configs.
     pub fn use_s3(&mut self, cfg: object_store::S3Config) -> anyhow::Result<()> {
         self.s3cfg = cfg;
+        for w in ["ingest-worker", "transcoder", "sealer", "station"] {
+            std::fs::write(self.config_path(w), self.config_text(w))?;
+        }
+        Ok(())
+    }
+
+    /// Points every process at other NATS servers (a cluster's URL list), with extra `[nats]`
+    /// lines (e.g. `stream_replicas = 3`), and rewrites the configs.
+    pub fn use_nats(&mut self, url: &str, extra: &str) -> anyhow::Result<()> {
+        self.nats_url = url.to_owned();
+        self.nats_extra = extra.to_owned();
         for w in ["ingest-worker", "transcoder", "sealer", "station"] {
             std::fs::write(self.config_path(w), self.config_text(w))?;
         }
@@ -57,9 +72,10 @@ impl Pipeline {
     fn config_text(&self, worker: &str) -> String {
         let d = self.dir.path().display();
         let mut t = format!(
-            "[nats]\nurl = \"{}\"\n\n[s3]\nendpoint = \"{}\"\nworking_bucket = \"{}\"\nevidence_bucket = \"{}\"\n\
+            "[nats]\nurl = \"{}\"\n{}\n[s3]\nendpoint = \"{}\"\nworking_bucket = \"{}\"\nevidence_bucket = \"{}\"\n\
              access_key_id = \"{}\"\nsecret_access_key_file = \"{d}/s3-secret\"\npart_size = 5242880\n",
-            self.nats.url,
+            self.nats_url,
+            self.nats_extra,
             self.s3cfg.endpoint.clone().unwrap_or_default(),
             self.s3cfg.working_bucket,
             self.s3cfg.evidence_bucket,
@@ -129,7 +145,7 @@ impl Pipeline {
         want: usize,
         timeout: Duration,
     ) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
-        test_harness::events(&self.nats.url, filter, want, timeout).await
+        test_harness::events(&self.nats_url, filter, want, timeout).await
     }
 
     pub async fn sealed(&self, want: usize, timeout: Duration) -> anyhow::Result<Vec<EvidenceSealedV1>> {

@@ -14,7 +14,7 @@ mod process;
 mod servers;
 
 pub use process::{Worker, find_binary, workspace_bin};
-pub use servers::{MotoS3Mock, NatsServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
+pub use servers::{MotoS3Mock, NatsCluster, NatsServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 
 /// Collects every message on `filter` in the events stream, waiting until `want` arrived or
 /// `timeout` passed.
@@ -43,7 +43,8 @@ pub async fn stream_messages(
 ) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
     use async_nats::jetstream::consumer::{DeliverPolicy, pull};
     use futures::StreamExt;
-    let client = async_nats::connect(nats_url).await?;
+    let servers: Vec<&str> = nats_url.split(',').collect();
+    let client = async_nats::connect(servers).await?;
     let js = async_nats::jetstream::new(client);
     let stream = js.get_stream(stream_name).await?;
     let consumer = stream

@@ -130,6 +130,96 @@ impl Drop for NatsServer {
     }
 }
 
+/// A 3-node JetStream cluster on loopback (what deploy/nats/cluster/ configures for
+/// production), each node with its own store. Nodes can be killed and restarted.
+pub struct NatsCluster {
+    nodes: Vec<Option<Child>>,
+    pub ports: Vec<u16>,
+    cluster_ports: Vec<u16>,
+    pub store: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl NatsCluster {
+    /// # Errors
+    /// The binary is missing or a node does not start.
+    pub fn start() -> anyhow::Result<Self> {
+        let bin = find_binary("nats-server", "NATS_SERVER_BIN")?;
+        let store = tempfile::tempdir()?;
+        let ports = (0..3).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
+        let cluster_ports = (0..3).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
+        let mut c = Self { nodes: vec![None, None, None], ports, cluster_ports, store, bin };
+        for i in 0..3 {
+            c.spawn(i)?;
+        }
+        for i in 0..3 {
+            let port = c.ports[i];
+            let child = c.nodes[i].as_mut().context("node")?;
+            wait_port(port, child, "nats-server (cluster node)")?;
+        }
+        Ok(c)
+    }
+
+    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+        let routes: Vec<String> = self
+            .cluster_ports
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, p)| format!("nats://127.0.0.1:{p}"))
+            .collect();
+        let dir = self.store.path().join(format!("n{}", i + 1));
+        std::fs::create_dir_all(&dir)?;
+        let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
+        let child = Command::new(&self.bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.ports[i].to_string()])
+            .args(["--server_name", &format!("n{}", i + 1), "--cluster_name", "evidence"])
+            .args(["--cluster", &format!("nats://127.0.0.1:{}", self.cluster_ports[i])])
+            .args(["--routes", &routes.join(",")])
+            .arg("--store_dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("spawn {}", self.bin.display()))?;
+        self.nodes[i] = Some(child);
+        Ok(())
+    }
+
+    /// Every node's client URL, comma-separated (what `nats.url` takes).
+    pub fn url(&self) -> String {
+        self.ports.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// Kills node `i` (0-based) as a crash would.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts node `i` again on its ports and store.
+    ///
+    /// # Errors
+    /// It does not come back.
+    pub fn restart(&mut self, i: usize) -> anyhow::Result<()> {
+        self.kill(i);
+        self.spawn(i)?;
+        let port = self.ports[i];
+        let child = self.nodes[i].as_mut().context("node")?;
+        wait_port(port, child, "nats-server (cluster node)")
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
 /// Starts a server on a free loopback port, retrying on another port when it does not come up
 /// (another test may take the port between probe and bind). `command` builds the command line.
 fn spawn_on_free_port(what: &str, command: impl Fn(u16) -> Command) -> anyhow::Result<(Child, u16)> {

@@ -76,7 +76,7 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats:
                 other => tracing::debug!(event = %other, "nats event"),
             }
         });
-    let client = tokio::time::timeout(cfg.connect_timeout, opts.connect(cfg.url.as_str()))
+    let client = tokio::time::timeout(cfg.connect_timeout, opts.connect(server_list(&cfg.url)))
         .await
         .map_err(|_| {
             anyhow::anyhow!(
@@ -99,6 +99,11 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats:
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(client)
+}
+
+/// `nats.url` split into its servers (`nats://a:4222,nats://b:4222`).
+pub fn server_list(url: &str) -> Vec<String> {
+    url.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect()
 }
 
 /// Makes sure the named streams exist (creating them from the built-in definitions when
