@@ -329,7 +329,25 @@ impl SealHandler {
                         let dg = blocking(move || object_store::hash_file(&path))
                             .await
                             .map_err(|e| SealError::Local { what: "hash the signed copy", detail: e.to_string() })?;
-                        (self.put_file("copy", &key, &copy_out, dg, &opts).await?, Some(check))
+                        match self.put_file("copy", &key, &copy_out, dg, &opts).await {
+                            Ok(dg) => (dg, Some(check)),
+                            // Another delivery of this job stored its signed copy first (copies
+                            // are signed anew each time, so bytes differ): use the winner's,
+                            // validated below like any stored copy.
+                            Err(SealError::Store { source: StoreError::Conflict { .. }, .. }) => {
+                                tracing::info!(
+                                    key,
+                                    "another attempt stored this copy first; validating and reusing it"
+                                );
+                                let dg = self
+                                    .store
+                                    .download_to_file(self.bucket(), &key, &copy_out)
+                                    .await
+                                    .map_err(|source| SealError::Store { what: "copy", source })?;
+                                (dg, None)
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                     Err(e) => {
                         metrics::manifest("failed");

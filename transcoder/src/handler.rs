@@ -110,7 +110,21 @@ impl Handler for TranscodeHandler {
             // A job abandoned on shutdown is redelivered; cancel its pipelines promptly.
             match copy::make(profile, &source_report, &source, &out, cfg, &self.shutdown, &progress).await {
                 Ok(c) => {
-                    let key = keys::staging(&id, &format!("{}.{}", profile.name, profile.extension));
+                    // Each attempt's copy under its own content-derived key: a redelivered job
+                    // (x264 output need not be byte-identical) never replaces the copy a seal
+                    // job already published names.
+                    let hashed = {
+                        let path = out.clone();
+                        tokio::task::spawn_blocking(move || object_store::hash_file(&path))
+                            .await
+                            .map_err(std::io::Error::other)
+                            .and_then(|r| r)
+                            .map_err(|source| TranscodeError::Spool { dir: out.display().to_string(), source })?
+                    };
+                    let key = keys::staging(
+                        &id,
+                        &format!("{}.{}.{}", profile.name, &hashed.blake3.to_hex()[..16], profile.extension),
+                    );
                     let opts =
                         PutOpts { content_type: Some(format!("video/{}", profile.container)), ..Default::default() };
                     let stored = self.store.upload_file(&self.cfg.s3.working_bucket, &key, &out, None, &opts).await?;
