@@ -63,7 +63,6 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
     let mut pushed: BTreeSet<EvidenceId> = BTreeSet::new();
     let mut expected_rejections: BTreeMap<EvidenceId, &'static str> = BTreeMap::new();
     let mut faults: Vec<String> = Vec::new();
-    let mut last_request: Option<IngestRequestV1> = None;
     let mut n = 0u64;
     for b in 0..batches {
         let mut files = Vec::new();
@@ -89,7 +88,7 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
         let b3 = blake3::hash(&bytes);
         let landing = store.list(&p.s3cfg.working_bucket, "landing/st-test/CAM-F/").await.expect("list");
         let key = landing.iter().find(|(k, _)| k.ends_with(&name)).map(|(k, _)| k.clone()).expect("landing key");
-        last_request = Some(IngestRequestV1 {
+        let last_request = Some(IngestRequestV1 {
             schema: IngestRequestSchema,
             station_id: StationId::new("st-test").expect("id"),
             device_id: device.clone(),
@@ -156,7 +155,7 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
     }
 
     let want = pushed.len();
-    let sealed = p.sealed(want, Duration::from_secs(600)).await.expect("sealed");
+    p.sealed(want, Duration::from_secs(600)).await.expect("sealed");
     // Time for any duplicate: redelivery after ack_wait (4 s) plus work.
     tokio::time::sleep(Duration::from_secs(10)).await;
     let sealed = p.sealed(want + 1, Duration::from_secs(3)).await.expect("sealed");
