@@ -88,6 +88,16 @@ pub fn describe(spec: &CaptureSpec) -> Result<String, GstError> {
     ))
 }
 
+/// The URL without credentials (`rtsp://user:pass@host/…` → `rtsp://***@host/…`), for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s + 3 && !url[s + 3..at].contains('/') => {
+            format!("{}***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn wall_of(pipeline: &gst::Pipeline, running_ns: u64) -> DateTime<Utc> {
     let now = Utc::now();
     let (Some(clock), Some(base)) = (pipeline.clock(), pipeline.base_time()) else { return now };
@@ -126,7 +136,7 @@ pub fn capture(
         detail: format!("cannot create the segment folder: {e}"),
     })?;
     let desc = describe(spec)?;
-    let g: PipelineGuard = crate::pipeline::parse("record", &spec.url, &desc)?;
+    let g: PipelineGuard = crate::pipeline::parse("record", &redact(&spec.url), &desc)?;
     let bus = g.pipeline.bus().expect("a pipeline has a bus");
     if g.pipeline.set_state(gst::State::Playing).is_err() {
         let why = crate::pipeline::pending(&bus)
@@ -224,7 +234,11 @@ pub fn capture(
             events(CaptureEvent::Closed { path, start, end });
         }
     }
-    Ok(ending.map_or(CaptureEnd::Lost("the pipeline stopped".into()), |(e, _)| e))
+    let end = ending.map_or(CaptureEnd::Lost("the pipeline stopped".into()), |(e, _)| e);
+    Ok(match end {
+        CaptureEnd::Lost(why) => CaptureEnd::Lost(why.replace(&spec.url, &redact(&spec.url))),
+        other => other,
+    })
 }
 
 /// Pushes EOS straight into the muxer so the open segment is finalised although the source
@@ -271,5 +285,7 @@ mod tests {
             assert!(g.pipeline.by_name("parse").is_some());
         }
         assert!(describe(&spec("mjpeg")).is_err(), "unsupported codecs are refused by name");
+        assert_eq!(redact("rtsp://admin:s3cret@10.0.0.7:554/ch1"), "rtsp://***@10.0.0.7:554/ch1");
+        assert_eq!(redact("rtsp://10.0.0.7/a@b"), "rtsp://10.0.0.7/a@b");
     }
 }
