@@ -126,11 +126,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Writes durably: temp file, fsync, rename, fsync of the folder (a power cut leaves the old or
+/// the new version, never an empty file).
 fn save_json<T: Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(v).expect("serialises"))
-        .with_context(|| format!("write {}", tmp.display()))?;
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec_pretty(v).expect("serialises"))?;
+    f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 
@@ -178,7 +187,16 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let session_path = dir.join("session.json");
     let existing: Option<Session> = match std::fs::read(&session_path) {
-        Ok(b) => Some(serde_json::from_slice(&b).with_context(|| format!("parse {}", session_path.display()))?),
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                // Recording matters more than the old session: keep the file for a person, start anew.
+                let aside = session_path.with_extension(format!("broken-{}", Utc::now().timestamp()));
+                tracing::error!(file = %session_path.display(), error = %e, moved_to = %aside.display(), "session state unreadable; starting a new session");
+                let _ = std::fs::rename(&session_path, &aside);
+                None
+            }
+        },
         Err(_) => None,
     };
     let resumed = existing.is_some();
@@ -267,6 +285,13 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
                 &spec,
                 &move |ev| {
                     p2.store(true, std::sync::atomic::Ordering::Relaxed);
+                    // The sidecar exists before anything else happens to the segment, so a
+                    // segment left by a kill is always found and handed on.
+                    if let CaptureEvent::Opened { path, start } = &ev
+                        && let Some(index) = index_of(path)
+                    {
+                        let _ = save_json(&sidecar_path(path), &Sidecar { index, start: *start });
+                    }
                     let _ = tx2.send(Rec::Capture(ev));
                 },
                 &cancel,
@@ -319,6 +344,11 @@ fn next_free_index(dir: &Path) -> u32 {
         .unwrap_or(0)
 }
 
+/// Marker of a segment whose receipt was final (kept with `--keep-sealed`, or rejected).
+fn done_path(segment: &Path) -> PathBuf {
+    segment.with_extension("mp4.done")
+}
+
 fn sidecar_path(segment: &Path) -> PathBuf {
     segment.with_extension("mp4.json")
 }
@@ -339,7 +369,16 @@ impl Ctx {
                     .filter(|p| {
                         !waiting.contains_key(&p.file_name().unwrap_or_default().to_string_lossy().into_owned())
                     })
-                    .filter_map(|p| read_sidecar(&p).map(|s| (p, s)))
+                    .filter(|p| !done_path(p).exists())
+                    .filter_map(|p| {
+                        // Without a sidecar: index from the name, start unknown → its last write.
+                        let side = read_sidecar(&p).or_else(|| {
+                            let start =
+                                std::fs::metadata(&p).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from)?;
+                            Some(Sidecar { index: index_of(&p)?, start })
+                        })?;
+                        Some((p, side))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -468,6 +507,10 @@ impl Ctx {
                     ReceiptStatus::Rejected => {
                         tracing::error!(file = %name, evidence_id = %id, detail = r.detail.as_deref().unwrap_or(""), "segment rejected by the pipeline; it stays on disk");
                     }
+                }
+                // Final either way: never handed on again at a restart.
+                if path.exists() {
+                    let _ = std::fs::write(done_path(&path), format!("{:?} {id}\n", r.status));
                 }
                 let mut s = lock(&self.session);
                 s.waiting.remove(&name);

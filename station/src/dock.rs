@@ -327,7 +327,8 @@ impl Agent {
             let rel = path.strip_prefix(&slot.path).unwrap_or(&path).to_string_lossy().replace('\\', "/");
             let Ok((size, mtime_ns)) = object_store::file_identity(&path) else { continue };
             let modified = DateTime::<Utc>::from_timestamp_nanos(i64::try_from(mtime_ns).unwrap_or(0));
-            if (now - modified).to_std().unwrap_or_default() < self.cfg.dock.settle {
+            // A modification time in the future (device clock ahead) counts as settled.
+            if (now - modified).to_std().is_ok_and(|age| age < self.cfg.dock.settle) {
                 continue; // still being written
             }
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -429,6 +430,11 @@ impl Agent {
                     r.reason = None;
                     write_json(&self.dirs.files.join(format!("{id}.json")), &*r)?;
                 }
+                return Ok(());
+            }
+            if r.state == FileState::Refused {
+                // A refused file stays refused until a person clears its record, whatever it
+                // looks like now (a changed file usually has a new modification time).
                 return Ok(());
             }
             if r.state.is_final() {
@@ -665,6 +671,16 @@ impl Agent {
                     r.reason = None;
                     tracing::info!(file = %r.path.display(), evidence_id = %id, package = receipt.package.as_deref().unwrap_or(""), "sealed; the file may be released from the device");
                     if self.cfg.dock.release == Release::DeleteAfterSeal {
+                        match self.still_the_sealed_file(&r).await {
+                            Ok(()) => {}
+                            Err(why) => {
+                                tracing::warn!(file = %r.path.display(), reason = %why, "sealed, but the file on the device is not the one sealed; it is kept");
+                                r.reason = Some(format!("sealed; not deleted from the device: {why}"));
+                                r.updated = Utc::now();
+                                self.save(&r);
+                                continue;
+                            }
+                        }
                         match std::fs::remove_file(&r.path) {
                             Ok(()) => {
                                 r.released = true;
@@ -691,6 +707,32 @@ impl Agent {
             r.updated = Utc::now();
             self.save(&r);
         }
+    }
+
+    /// Whether the file at `r.path` is still exactly what was sealed: the slot holds the same
+    /// device, and size, modification time and BLAKE3 are those uploaded. Only then may it be
+    /// deleted from the camera.
+    async fn still_the_sealed_file(&self, r: &FileRecord) -> Result<(), String> {
+        let slot = self.cfg.dock.all_slots().into_iter().find(|s| s.name == r.slot).ok_or("its slot is gone")?;
+        let info = read_json::<DeviceInfo>(&slot.path.join(DEVICE_FILE))
+            .map_err(|e| format!("{e:#}"))?
+            .ok_or("the device is no longer docked")?;
+        if info.serial != r.device {
+            return Err(format!("slot {} now holds device {}, not {}", r.slot, info.serial, r.device));
+        }
+        let (size, mtime) = object_store::file_identity(&r.path).map_err(|e| e.to_string())?;
+        if (size, mtime) != (r.size, r.mtime_ns) {
+            return Err("its size or modification time changed since the upload".into());
+        }
+        let path = r.path.clone();
+        let d = tokio::task::spawn_blocking(move || object_store::hash_file(&path))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if Some(d.blake3) != r.blake3 {
+            return Err("its content differs from what was uploaded".into());
+        }
+        Ok(())
     }
 
     fn all_final(&self, present: &[String]) -> bool {
