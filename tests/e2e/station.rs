@@ -57,16 +57,7 @@ fn some_id(n: u8) -> evidence_contracts::EvidenceId {
 }
 
 fn random_file(path: &Path, size: usize, seed: u64) {
-    let mut x = seed | 1;
-    let mut buf = Vec::with_capacity(size);
-    while buf.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf.extend_from_slice(&x.to_le_bytes());
-    }
-    buf.truncate(size);
-    std::fs::write(path, buf).expect("write file");
+    test_harness::media::random_file(path, size, seed).expect("write file");
 }
 
 pub(crate) fn spawn_dock(cfg: &Path, once: bool) -> Worker {

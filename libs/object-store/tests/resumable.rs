@@ -13,17 +13,7 @@ use test_harness::S3Server;
 const PART: u64 = 5 << 20;
 
 fn file_of(path: &Path, size: usize, seed: u64) {
-    // Pseudo-random, incompressible, reproducible content.
-    let mut x = seed | 1;
-    let mut buf = Vec::with_capacity(size);
-    while buf.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf.extend_from_slice(&x.to_le_bytes());
-    }
-    buf.truncate(size);
-    std::fs::write(path, buf).unwrap();
+    test_harness::media::random_file(path, size, seed).expect("write file");
 }
 
 async fn store(s3: &S3Server) -> (Store, String) {

@@ -256,3 +256,21 @@ pub fn decode_counts(path: &Path) -> anyhow::Result<(u64, u64, u64)> {
     run(&pipeline, Duration::from_secs(120))?;
     Ok((counts[0].load(Ordering::Relaxed), counts[1].load(Ordering::Relaxed), counts[2].load(Ordering::Relaxed)))
 }
+
+/// `size` pseudo-random, incompressible, reproducible bytes (xorshift from `seed`) written to
+/// `path`: a large "recording" no demuxer can read, made in milliseconds.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn random_file(path: &Path, size: usize, seed: u64) -> std::io::Result<()> {
+    let mut x = seed | 1;
+    let mut buf = Vec::with_capacity(size);
+    while buf.len() < size {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf.extend_from_slice(&x.to_le_bytes());
+    }
+    buf.truncate(size);
+    std::fs::write(path, buf)
+}

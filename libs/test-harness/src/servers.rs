@@ -73,31 +73,15 @@ impl NatsServer {
         let store = tempfile::tempdir()?;
         let conf = store.path().join("auth.conf");
         std::fs::write(&conf, format!("authorization {{\n{auth}\n}}\n"))?;
-        let mut last = None;
-        for _ in 0..5 {
-            let port = free_port()?;
-            let log = if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() };
-            let mut child = Command::new(&bin)
-                .arg("-c")
+        let (child, port) = spawn_on_free_port("nats-server", |port| {
+            let mut c = Command::new(&bin);
+            c.arg("-c")
                 .arg(&conf)
                 .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "--store_dir"])
-                .arg(store.path())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .with_context(|| format!("spawn {}", bin.display()))?;
-            match wait_port(port, &mut child, "nats-server") {
-                Ok(()) => {
-                    return Ok(Self { child, port, url: format!("nats://127.0.0.1:{port}"), store, bin });
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("nats-server did not start")))
+                .arg(store.path());
+            c
+        })?;
+        Ok(Self { child, port, url: format!("nats://127.0.0.1:{port}"), store, bin })
     }
 
     /// Kills the server (as a crash would) and starts it again on the same port and store.
