@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use evidence_contracts::report::FileReport;
+use evidence_contracts::report::{FileReport, StreamKind};
 use gst_support::continuity;
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +18,20 @@ use crate::profile::Profile;
 pub struct Copy {
     pub report: FileReport,
     pub wall: Duration,
+    /// How the source's frames were sized, for profiles that size them.
+    pub frame: Option<crate::frame::FramePlan>,
+    /// The source's frame size, when known.
+    pub source_size: Option<(u32, u32)>,
+}
+
+impl Copy {
+    /// What happened to the frame size, as the start of a sentence ("" when nothing did).
+    pub fn frame_note(&self, multiple: u32) -> String {
+        match (self.frame, self.source_size) {
+            (Some(plan), Some(src)) => plan.describe(src, multiple).map(|d| format!("{d}; ")).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
 }
 
 /// Why no copy was made; `result` is the bounded metric label.
@@ -25,7 +39,12 @@ pub struct Copy {
 pub struct NoCopy {
     pub result: &'static str,
     pub reason: String,
+    /// Not the recording's fault (the spool disk is full): the job must be retried, not sealed
+    /// without this copy.
+    pub local: bool,
 }
+
+
 
 /// # Errors
 /// [`NoCopy`] with a sentence for the job result.
@@ -47,6 +66,7 @@ pub async fn make(
                 profile.name,
                 source.error.as_deref().unwrap_or("unknown error")
             ),
+            local: false,
         });
     }
     let kinds: Vec<_> = source.streams.iter().map(|s| s.kind).collect();
@@ -57,7 +77,26 @@ pub async fn make(
                 "no {} copy: the profile has no pipeline for a source with streams {kinds:?}",
                 profile.name
             ),
+            local: false,
         });
+    };
+    let source_size =
+        source_report.streams.iter().find(|s| s.kind == StreamKind::Video).and_then(|s| s.width.zip(s.height));
+    let frame = if Profile::sizes_frames(variant) {
+        let Some((w, h)) = source_size else {
+            return Err(NoCopy {
+                result: "skipped",
+                reason: format!(
+                    "no {} copy: the demuxer does not state the video frame size, which the profile needs to size \
+                     the copy; the original is sealed as it is",
+                    profile.name
+                ),
+                local: false,
+            });
+        };
+        Some(profile.frame.plan(w, h))
+    } else {
+        None
     };
     let media_s = source.duration_ns as f64 / 1e9;
     let limits = Limits {
@@ -66,22 +105,27 @@ pub async fn make(
         threads: cfg.threads,
         media_duration_ns: source.duration_ns,
         progress_every: cfg.progress_interval,
+        frame,
     };
     let wall = pipeline::run(profile, variant, input, output, &limits, cancel, on_progress)
         .await
-        .map_err(|e| NoCopy { result: "failed", reason: format!("no {} copy: {e}", profile.name) })?;
+        .map_err(|e| {
+            let local = matches!(e, pipeline::RunError::Gst(gst_support::GstError::NoSpace { .. }));
+            NoCopy { result: "failed", reason: format!("no {} copy: {e}", profile.name), local }
+        })?;
 
     let scan = gst_support::scan::demux_scan(output, cancel, cfg.stall_timeout).await.map_err(|e| NoCopy {
         result: "failed",
         reason: format!("no {} copy: scanning the copy failed: {e}", profile.name),
+        local: false,
     })?;
     let digests = tokio::task::spawn_blocking({
         let p = output.to_owned();
         move || object_store::hash_file(&p)
     })
     .await
-    .map_err(|e| NoCopy { result: "failed", reason: format!("hashing thread: {e}") })?
-    .map_err(|e| NoCopy { result: "failed", reason: format!("read the copy {}: {e}", output.display()) })?;
+    .map_err(|e| NoCopy { result: "failed", reason: format!("hashing thread: {e}"), local: true })?
+    .map_err(|e| NoCopy { result: "failed", reason: format!("read the copy {}: {e}", output.display()), local: true })?;
     let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let report = continuity::file_report(
         &name,
@@ -92,13 +136,17 @@ pub async fn make(
         continuity::DEFAULT_TOLERANCE_NS,
     );
     let tolerance = u64::try_from(cfg.duration_tolerance.as_nanos()).unwrap_or(u64::MAX);
-    let problems = crate::verify::verify(source_report, &report, tolerance);
+    let mut problems = crate::verify::verify(source_report, &report, tolerance);
+    if let Some(plan) = frame {
+        problems.extend(crate::verify::frame_size(&report, plan));
+    }
     if !problems.is_empty() {
         let _ = std::fs::remove_file(output);
         return Err(NoCopy {
             result: "failed",
             reason: format!("the {} copy failed verification: {}", profile.name, problems.join("; ")),
+            local: false,
         });
     }
-    Ok(Copy { report, wall })
+    Ok(Copy { report, wall, frame, source_size })
 }

@@ -41,9 +41,9 @@ impl HandlerError for TranscodeError {
             TranscodeError::Store(object_store::StoreError::NotFound { .. }) => {
                 Disposition::Reject(RejectReason::ObjectMissing)
             }
-            TranscodeError::Store(e) if e.is_transient() => Disposition::Retry,
+            TranscodeError::Store(e) if e.is_transient() => Disposition::Unavailable,
             TranscodeError::Store(_) => Disposition::Reject(RejectReason::InvalidField),
-            TranscodeError::Spool { .. } | TranscodeError::Publish(_) => Disposition::Retry,
+            TranscodeError::Spool { .. } | TranscodeError::Publish(_) => Disposition::Unavailable,
         }
     }
 }

@@ -113,17 +113,10 @@ impl Handler for TranscodeHandler {
                     // Each attempt's copy under its own content-derived key: a redelivered job
                     // (x264 output need not be byte-identical) never replaces the copy a seal
                     // job already published names.
-                    let hashed = {
-                        let path = out.clone();
-                        tokio::task::spawn_blocking(move || object_store::hash_file(&path))
-                            .await
-                            .map_err(std::io::Error::other)
-                            .and_then(|r| r)
-                            .map_err(|source| TranscodeError::Spool { dir: out.display().to_string(), source })?
-                    };
+                    // (The copy was hashed while it was verified.)
                     let key = keys::staging(
                         &id,
-                        &format!("{}.{}.{}", profile.name, &hashed.blake3.to_hex()[..16], profile.extension),
+                        &format!("{}.{}.{}", profile.name, &c.report.blake3.to_hex()[..16], profile.extension),
                     );
                     let opts =
                         PutOpts { content_type: Some(format!("video/{}", profile.container)), ..Default::default() };
@@ -149,7 +142,16 @@ impl Handler for TranscodeHandler {
                     decisions.push(ProfileDecisionV1 {
                         profile: profile.name.clone(),
                         produced: true,
-                        reason: format!("{why}; copy verified"),
+                        reason: format!("{why}; {}copy verified", c.frame_note(profile.frame.multiple)),
+                    });
+                }
+                Err(no) if no.local => {
+                    // The spool is full (or our own copy unreadable): retry the whole job later
+                    // rather than seal the recording without this copy.
+                    metrics::not_produced(&profile.name, "failed");
+                    return Err(TranscodeError::Spool {
+                        dir: cfg.spool_dir.display().to_string(),
+                        source: std::io::Error::other(no.reason),
                     });
                 }
                 Err(no) => {
@@ -194,3 +196,4 @@ fn ext_of(name: &str) -> String {
         .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()) && e.len() <= 8)
         .unwrap_or_else(|| "bin".into())
 }
+

@@ -3,6 +3,7 @@
 //! Module map:
 //! * [`config`]: `[transcode]`, `[policy]` and the shared sections;
 //! * [`profile`]: profile descriptors and `.gst` variants, loaded and checked at start-up;
+//! * [`frame`]: the copy's frame size (limits, even sizes by padding, never cropping);
 //! * [`pipeline`]: running one variant (temp name + rename, progress, timeout, stall);
 //! * [`copy`]: select → run → scan → verify, shared by the worker and the CLI;
 //! * [`verify`]: the copy-versus-source checks;
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod copy;
 pub mod error;
+pub mod frame;
 pub mod handler;
 pub mod metrics;
 pub mod pipeline;
@@ -79,6 +81,7 @@ pub async fn transcode_cli(
     profile: &str,
     pipelines: Option<PathBuf>,
     threads: u32,
+    params: std::collections::BTreeMap<String, String>,
     input: &Path,
     output: &Path,
 ) -> anyhow::Result<()> {
@@ -92,7 +95,7 @@ pub async fn transcode_cli(
     if let Some(p) = pipelines {
         section.pipelines_dir = p;
     }
-    let profile = profile::Profile::load(&section.pipelines_dir, profile, None)?;
+    let profile = profile::Profile::load(&section.pipelines_dir, profile, Some(&params))?;
     let cancel = worker_runtime::shutdown::on_signal();
     let scan = gst_support::scan::demux_scan(input, &cancel, section.stall_timeout).await?;
     let digests = object_store::hash_file(input).with_context(|| format!("read {}", input.display()))?;
@@ -130,6 +133,7 @@ pub async fn transcode_cli(
         "source_duration_s": summary.duration_ns as f64 / 1e9,
         "wall_s": c.wall.as_secs_f64(),
         "realtime_factor": summary.duration_ns as f64 / 1e9 / c.wall.as_secs_f64().max(1e-6),
+        "frames": c.frame_note(profile.frame.multiple).trim_end_matches("; "),
         "copy": c.report,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);

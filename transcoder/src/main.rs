@@ -26,9 +26,20 @@ enum Cmd {
         /// Encoder threads (0 = automatic).
         #[arg(long, default_value_t = 0)]
         threads: u32,
+        /// Override a profile parameter, e.g. `--param video_bitrate_kbps=4000` (as
+        /// `[policy.params.<profile>]` does for the worker). Repeatable.
+        #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
         input: PathBuf,
         output: PathBuf,
     },
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,9 +53,9 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(transcoder::main_run(args)),
-        Cmd::Transcode { profile, pipelines, threads, input, output } => {
-            rt.block_on(transcoder::transcode_cli(&profile, pipelines, threads, &input, &output))
-        }
+        Cmd::Transcode { profile, pipelines, threads, params, input, output } => rt.block_on(
+            transcoder::transcode_cli(&profile, pipelines, threads, params.into_iter().collect(), &input, &output),
+        ),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

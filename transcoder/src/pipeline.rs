@@ -31,6 +31,8 @@ pub struct Limits {
     pub media_duration_ns: u64,
     /// How often progress is reported.
     pub progress_every: Duration,
+    /// Frame size of the copy, for templates that place the frame.
+    pub frame: Option<crate::frame::FramePlan>,
 }
 
 /// Runs `variant` of `profile` from `input` to `output`. The copy is written to
@@ -49,7 +51,7 @@ pub async fn run(
     on_progress: &(dyn Fn(f64, f64) + Sync),
 ) -> Result<Duration, RunError> {
     let part = output.with_extension(format!("{}.part", profile.extension));
-    let desc = variant.template.render(&profile.params_for(input, &part, limits.threads))?;
+    let desc = variant.template.render(&profile.params_for(input, &part, limits.threads, limits.frame.as_ref()))?;
     let guard = parse(&profile.name, &input.display().to_string(), &desc)?;
     let started = Instant::now();
     let pipeline = guard.pipeline.clone();

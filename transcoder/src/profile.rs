@@ -7,10 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use evidence_contracts::report::StreamKind;
 use gst_support::pipeline::Template;
+
+use crate::frame::{self, FramePlan};
 use serde::Deserialize;
 
 /// Placeholders the transcoder fills itself; every other placeholder needs a `[params]` value.
 pub const BUILTIN_PARAMS: [&str; 3] = ["input", "output", "threads"];
+
+/// A plan used only to check that a template builds.
+const CHECK_FRAME: FramePlan = FramePlan { scale: (640, 360), pad: (0, 0) };
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +52,8 @@ pub struct Profile {
     pub container: String,
     pub params: BTreeMap<String, String>,
     pub variants: Vec<Variant>,
+    /// Frame size limits from `max_width`, `max_height`, `frame_multiple`.
+    pub frame: frame::Limits,
 }
 
 impl Profile {
@@ -73,7 +80,10 @@ impl Profile {
         for v in &d.variants {
             let template = Template::load(&dir.join(&v.pipeline))?;
             for ph in template.placeholders() {
-                if !BUILTIN_PARAMS.contains(&ph.as_str()) && !params.contains_key(&ph) {
+                if !BUILTIN_PARAMS.contains(&ph.as_str())
+                    && !frame::PLACEHOLDERS.contains(&ph.as_str())
+                    && !params.contains_key(&ph)
+                {
                     bail!("profile {name}: {} uses {{{ph}}} but [params] has no {ph}", v.pipeline.display());
                 }
             }
@@ -84,7 +94,9 @@ impl Profile {
         if variants.is_empty() {
             bail!("profile {name} has no [[variants]]");
         }
+        let frame = frame::Limits::from_params(name, &params)?;
         let p = Profile {
+            frame,
             name: d.name,
             description: d.description,
             extension: d.extension,
@@ -100,7 +112,12 @@ impl Profile {
     fn check_builds(&self) -> anyhow::Result<()> {
         gst_support::init()?;
         for v in &self.variants {
-            let desc = v.template.render(&self.params_for(Path::new("/dev/null"), Path::new("/dev/null"), 1))?;
+            let desc = v.template.render(&self.params_for(
+                Path::new("/dev/null"),
+                Path::new("/dev/null"),
+                1,
+                Some(&CHECK_FRAME),
+            ))?;
             gst_support::pipeline::parse(&self.name, "(check)", &desc)
                 .with_context(|| format!("profile {}: {} does not build", self.name, v.template.path.display()))?;
         }
@@ -115,12 +132,26 @@ impl Profile {
         self.variants.iter().find(|v| v.streams == k)
     }
 
+    /// Whether a variant's template places the video frame (uses the frame placeholders).
+    pub fn sizes_frames(variant: &Variant) -> bool {
+        variant.template.placeholders().iter().any(|p| frame::PLACEHOLDERS.contains(&p.as_str()))
+    }
+
     /// Template parameters for one run.
-    pub fn params_for(&self, input: &Path, output: &Path, threads: u32) -> BTreeMap<String, String> {
+    pub fn params_for(
+        &self,
+        input: &Path,
+        output: &Path,
+        threads: u32,
+        frame: Option<&FramePlan>,
+    ) -> BTreeMap<String, String> {
         let mut p = self.params.clone();
         p.insert("input".into(), input.display().to_string());
         p.insert("output".into(), output.display().to_string());
         p.insert("threads".into(), threads.to_string());
+        for (k, v) in frame.map(FramePlan::params).into_iter().flatten() {
+            p.insert(k.into(), v);
+        }
         p
     }
 }

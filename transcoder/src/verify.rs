@@ -62,3 +62,16 @@ pub fn verify(source_report: &FileReport, copy: &FileReport, tolerance_ns: u64) 
     }
     problems
 }
+
+/// The copy's video frames must have the size planned for them (limits and padding applied).
+pub fn frame_size(copy: &FileReport, plan: crate::frame::FramePlan) -> Option<String> {
+    let want = plan.output();
+    let got = copy.streams.iter().find(|s| s.kind == StreamKind::Video).map(|s| (s.width, s.height));
+    match got {
+        Some((Some(w), Some(h))) if (w, h) == want => None,
+        Some((Some(w), Some(h))) => {
+            Some(format!("the copy's frames are {w}x{h}, but {}x{} were planned", want.0, want.1))
+        }
+        _ => Some(format!("the copy's frame size is unknown; {}x{} were planned", want.0, want.1)),
+    }
+}

@@ -100,6 +100,12 @@ pub struct StreamReport {
     pub kind: StreamKind,
     /// Codec as GStreamer names it (caps media type and, where known, profile).
     pub codec: String,
+    /// Frame size in pixels of a video stream, as its first caps state it (absent for audio
+    /// and when the demuxer does not say). Optional: added within v1 (2026-11-28).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
     pub frames: u64,
     pub start_s: f64,
     pub end_s: f64,

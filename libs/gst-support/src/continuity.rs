@@ -169,6 +169,8 @@ pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
     let report = StreamReport {
         kind,
         codec: t.codec.clone(),
+        width: t.size.map(|s| s.0),
+        height: t.size.map(|s| s.1),
         frames: t.samples.len() as u64,
         start_s: secs(start.saturating_sub(t0)),
         end_s: secs(end.saturating_sub(t0)),
@@ -467,6 +469,7 @@ mod tests {
 
     fn video(pts: impl IntoIterator<Item = u64>, dur: u64) -> Timeline {
         Timeline {
+            size: None,
             kind: StreamKind::Video,
             codec: "video/x-h264".into(),
             samples: pts

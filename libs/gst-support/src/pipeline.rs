@@ -19,6 +19,8 @@ pub enum GstError {
     Parse { name: String, detail: String },
     #[error("pipeline {name}: element {element} failed on {file}: {message}{}", debug.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Element { name: String, element: String, file: String, message: String, debug: Option<String> },
+    #[error("pipeline {name}: element {element} cannot write while working on {file}: no space left on the device ({message}); free space in the spool or temporary directory")]
+    NoSpace { name: String, element: String, file: String, message: String },
     #[error("pipeline {name}: no progress for {stalled:?} on {file}; aborted")]
     Stalled { name: String, file: String, stalled: Duration },
     #[error("pipeline {name}: cancelled")]
@@ -133,9 +135,18 @@ pub fn parse(name: &str, file: &str, desc: &str) -> Result<PipelineGuard, GstErr
 
 /// Converts an error message from the bus into a [`GstError`] naming the element and file.
 pub fn element_error(g: &PipelineGuard, err: &gst::message::Error) -> GstError {
+    let element = err.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "?".into());
+    if err.error().matches(gst::ResourceError::NoSpaceLeft) {
+        return GstError::NoSpace {
+            name: g.name.clone(),
+            element,
+            file: g.file.clone(),
+            message: err.error().to_string(),
+        };
+    }
     GstError::Element {
         name: g.name.clone(),
-        element: err.src().map(|s| s.path_string().to_string()).unwrap_or_else(|| "?".into()),
+        element,
         file: g.file.clone(),
         message: err.error().to_string(),
         debug: err.debug().map(|d| d.to_string()),

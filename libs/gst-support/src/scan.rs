@@ -37,6 +37,8 @@ pub struct Sample {
 pub struct Timeline {
     pub kind: StreamKind,
     pub codec: String,
+    /// Frame size of a video stream (from the first caps that state one).
+    pub size: Option<(u32, u32)>,
     pub samples: Vec<Sample>,
     /// `(index of first sample with the new format, old description, new description)`.
     pub format_changes: Vec<(usize, String, String)>,
@@ -91,9 +93,17 @@ fn demuxer_container(parsebin: &gst::Element) -> Option<String> {
     None
 }
 
-fn describe_caps(caps: &gst::CapsRef) -> (StreamKind, String, String) {
+/// What one caps event says: kind, codec, the "same format" key and the frame size.
+struct CapsInfo {
+    kind: StreamKind,
+    codec: String,
+    format: String,
+    size: Option<(u32, u32)>,
+}
+
+fn describe_caps(caps: &gst::CapsRef) -> CapsInfo {
     let Some(s) = caps.structure(0) else {
-        return (StreamKind::Other, "unknown".into(), String::new());
+        return CapsInfo { kind: StreamKind::Other, codec: "unknown".into(), format: String::new(), size: None };
     };
     let name = s.name().to_string();
     let kind = if name.starts_with("video/") || name.starts_with("image/") {
@@ -119,7 +129,9 @@ fn describe_caps(caps: &gst::CapsRef) -> (StreamKind, String, String) {
             fmt.push_str(&format!(" {f}={v}"));
         }
     }
-    (kind, codec, fmt)
+    let dim = |f: &str| s.get::<i32>(f).ok().and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0);
+    let size = if kind == StreamKind::Video { dim("width").zip(dim("height")) } else { None };
+    CapsInfo { kind, codec, format: fmt, size }
 }
 
 struct StreamState {
@@ -164,9 +176,9 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
                 return;
             };
             let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-            let (kind, codec, format) = describe_caps(&caps);
+            let CapsInfo { kind, codec, format, size } = describe_caps(&caps);
             let state = Arc::new(Mutex::new(StreamState {
-                timeline: Timeline { kind, codec, samples: Vec::new(), format_changes: Vec::new() },
+                timeline: Timeline { kind, codec, size, samples: Vec::new(), format_changes: Vec::new() },
                 format,
             }));
             if let Ok(mut s) = streams.lock() {
@@ -188,7 +200,10 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
                         buffers.fetch_add(1, Ordering::Relaxed);
                         if let Ok(mut st) = state.lock() {
                             if let Some(caps) = sample.caps() {
-                                let (_, codec, fmt) = describe_caps(caps);
+                                let CapsInfo { codec, format: fmt, size, .. } = describe_caps(caps);
+                                if st.timeline.size.is_none() {
+                                    st.timeline.size = size;
+                                }
                                 if fmt != st.format {
                                     let idx = st.timeline.samples.len();
                                     if idx > 0 {

@@ -8,7 +8,7 @@ use gst_support::scan::{Sample, Timeline};
 use proptest::prelude::*;
 
 fn timeline(kind: StreamKind, samples: Vec<Sample>) -> Timeline {
-    Timeline { kind, codec: "test".into(), samples, format_changes: Vec::new() }
+    Timeline { kind, codec: "test".into(), size: None, samples, format_changes: Vec::new() }
 }
 
 /// Frame interval in ns for common rates (video 15/25/30/60 fps, AAC 1024 @ 48 kHz).

@@ -25,6 +25,8 @@ pub struct Spec {
     /// Shift every video frame's timestamps by a pseudo-random 0..=`jitter_ms` (variable frame rate).
     pub jitter_ms: u32,
     pub container: Container,
+    /// Encode video as H.265 (x265enc) instead of H.264 (MP4, MOV and MPEG-TS only).
+    pub hevc: bool,
 }
 
 /// Streams a hole applies to.
@@ -48,6 +50,8 @@ pub enum Container {
     Mp4Fragmented,
     /// MPEG-TS (fixed cameras, NVR exports).
     MpegTs,
+    /// QuickTime MOV (some body cameras and phones).
+    Mov,
     /// Motion-JPEG in AVI (cheap recorders); H.264 settings are ignored.
     AviMjpeg,
 }
@@ -65,6 +69,7 @@ impl Default for Spec {
             hole_in: HoleIn::Both,
             jitter_ms: 0,
             container: Container::Mp4,
+            hevc: false,
         }
     }
 }
@@ -124,10 +129,18 @@ pub fn mp4(path: &Path, spec: &Spec) -> anyhow::Result<()> {
         Container::Mp4Faststart => ("mp4mux name=mux faststart=true", None, "h264parse", "aacparse"),
         Container::Mp4Fragmented => ("mp4mux name=mux fragment-duration=1000", None, "h264parse", "aacparse"),
         Container::MpegTs => ("mpegtsmux name=mux", None, "h264parse", "aacparse"),
+        Container::Mov => ("qtmux name=mux", None, "h264parse", "aacparse"),
         Container::AviMjpeg => ("avimux name=mux", Some("jpegenc"), "jpegparse", "aacparse"),
     };
+    if spec.hevc && venc.is_some() {
+        bail!("H.265 in {:?} is not generated", spec.container);
+    }
+    let (vparse, vcaps) = if spec.hevc { ("h265parse", "video/x-h265") } else { (vparse, "video/x-h264,profile=high") };
     let x264 = if let Some(e) = venc {
         e.to_owned()
+    } else if spec.hevc {
+        // x265 needs 4:2:0 at sizes that are multiples of its minimum coding unit (8).
+        format!("x265enc speed-preset=ultrafast key-int-max={} option-string=bframes={}", spec.fps, spec.bframes)
     } else if spec.bframes > 0 {
         format!("x264enc speed-preset=ultrafast key-int-max={} bframes={} b-adapt=false", spec.fps, spec.bframes)
     } else {
@@ -136,7 +149,7 @@ pub fn mp4(path: &Path, spec: &Spec) -> anyhow::Result<()> {
     let mut desc = format!(
         "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 ! \
          {x264} ! {caps}{vparse} name=vp ! queue ! {mux} ! filesink location=\"{p}\"",
-        caps = if venc.is_some() { "" } else { "video/x-h264,profile=high ! " },
+        caps = if venc.is_some() { String::new() } else { format!("{vcaps} ! ") },
         w = spec.width,
         h = spec.height,
         fps = spec.fps,
