@@ -47,9 +47,10 @@ impl HandlerError for IngestError {
             IngestError::ObjectMissing { .. } => Disposition::Reject(RejectReason::ObjectMissing),
             IngestError::SizeMismatch { .. } => Disposition::Reject(RejectReason::SizeMismatch),
             IngestError::HashMismatch { .. } => Disposition::Reject(RejectReason::HashMismatch),
-            IngestError::Store(e) if e.is_transient() => Disposition::Retry,
+            IngestError::Store(e) if e.is_transient() => Disposition::Unavailable,
             IngestError::Store(_) => Disposition::Reject(RejectReason::InvalidField),
-            IngestError::Spool { .. } | IngestError::Scan(_) | IngestError::Publish(_) => Disposition::Retry,
+            IngestError::Scan(_) => Disposition::Retry,
+            IngestError::Spool { .. } | IngestError::Publish(_) => Disposition::Unavailable,
         }
     }
 }
@@ -74,9 +75,12 @@ mod tests {
                     key: "k".into(),
                     detail: "refused".into(),
                 }),
-                Disposition::Retry,
+                Disposition::Unavailable,
             ),
-            (IngestError::Spool { dir: "/x".into(), source: std::io::Error::other("disk full") }, Disposition::Retry),
+            (
+                IngestError::Spool { dir: "/x".into(), source: std::io::Error::other("disk full") },
+                Disposition::Unavailable,
+            ),
         ];
         for (e, d) in cases {
             assert_eq!(e.disposition(), d, "{e}");

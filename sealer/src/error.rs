@@ -48,16 +48,15 @@ impl HandlerError for SealError {
                 StoreError::Mismatch { .. } => Disposition::Reject(RejectReason::HashMismatch),
                 StoreError::NotFound { .. } => Disposition::Reject(RejectReason::ObjectMissing),
                 StoreError::Conflict { .. } => Disposition::Reject(RejectReason::EvidenceConflict),
-                e if e.is_transient() => Disposition::Retry,
+                e if e.is_transient() => Disposition::Unavailable,
                 _ => Disposition::Reject(RejectReason::InvalidField),
             },
             SealError::Sha256Mismatch { .. } => Disposition::Reject(RejectReason::HashMismatch),
             SealError::BadRecord { .. } => Disposition::Reject(RejectReason::EvidenceConflict),
-            SealError::ReadBack { .. }
-            | SealError::Events(_)
-            | SealError::Ledger(_)
-            | SealError::Local { .. }
-            | SealError::Publish(_) => Disposition::Retry,
+            SealError::ReadBack { .. } => Disposition::Retry,
+            SealError::Events(_) | SealError::Ledger(_) | SealError::Local { .. } | SealError::Publish(_) => {
+                Disposition::Unavailable
+            }
         }
     }
 }
@@ -94,6 +93,6 @@ mod tests {
                 detail: "refused".into(),
             },
         };
-        assert_eq!(down.disposition(), Disposition::Retry);
+        assert_eq!(down.disposition(), Disposition::Unavailable);
     }
 }

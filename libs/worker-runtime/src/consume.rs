@@ -33,8 +33,14 @@ use crate::metrics;
 /// What to do with a message whose handler failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// Transient: redeliver after the configured backoff.
+    /// Transient: redeliver after the configured backoff; after `max_deliver` deliveries the
+    /// message is rejected (`retries_exhausted`).
     Retry,
+    /// Not the message's fault: a dependency (object store, NATS, the spool disk) is down or
+    /// full. Redelivered after the backoff **without limit** (an outage of any length never
+    /// turns into a rejection), and the worker pauses pulling for the backoff (≤ 30 s) instead of
+    /// cycling through its backlog.
+    Unavailable,
     /// Permanent: publish a rejection event with this reason, then terminate the message.
     Reject(RejectReason),
 }
@@ -217,6 +223,10 @@ async fn deliver<H: Handler>(
     let outcome = run_one(h, js, cfg, &msg, &subject, seq, delivered).await;
     metrics::inflight(-1);
     metrics::completed(H::FILTER, outcome, started.elapsed());
+    if outcome == "unavailable" {
+        // Hold this slot: the next message would meet the same outage.
+        tokio::time::sleep(cfg.backoff_for(delivered).min(Duration::from_secs(30))).await;
+    }
 }
 
 async fn run_one<H: Handler>(
@@ -284,6 +294,15 @@ async fn run_one<H: Handler>(
                     );
                     reject::<H>(js, cfg, msg, subject, seq, delivered, RejectReason::RetriesExhausted, detail, facts)
                         .await
+                }
+                Disposition::Unavailable => {
+                    let after = cfg.backoff_for(delivered);
+                    tracing::warn!(error = %e, error_kind = e.kind(), retry_in = ?after,
+                        "a dependency is unavailable; the job is kept and retried until it is back");
+                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(after))).await {
+                        tracing::debug!(error = %e, "nak failed; redelivery after ack_wait");
+                    }
+                    "unavailable"
                 }
                 Disposition::Retry => {
                     let after = cfg.backoff_for(delivered);
