@@ -9,6 +9,7 @@ mod chain;
 mod cluster;
 mod compliance;
 mod crash;
+mod garage;
 mod faults;
 mod observability;
 mod record;

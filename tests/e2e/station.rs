@@ -71,7 +71,7 @@ pub(crate) fn spawn_dock(cfg: &Path, once: bool) -> Worker {
 }
 
 /// Waits until some upload state file lists at least `parts` parts; returns its path.
-fn wait_for_parts(state_dir: &Path, parts: usize, timeout: Duration) -> PathBuf {
+pub(crate) fn wait_for_parts(state_dir: &Path, parts: usize, timeout: Duration) -> PathBuf {
     let deadline = Instant::now() + timeout;
     let uploads = state_dir.join("uploads");
     while Instant::now() < deadline {

@@ -40,6 +40,9 @@ impl Pipeline {
 
     /// Points every worker at another S3 endpoint (e.g. the moto mock) and rewrites the configs.
     pub fn use_s3(&mut self, cfg: object_store::S3Config) -> anyhow::Result<()> {
+        if let Some((_, secret)) = &cfg.static_credentials {
+            std::fs::write(self.dir.path().join("s3-secret"), secret)?;
+        }
         self.s3cfg = cfg;
         for w in ["ingest-worker", "transcoder", "sealer", "station"] {
             std::fs::write(self.config_path(w), self.config_text(w))?;
@@ -79,7 +82,7 @@ impl Pipeline {
             self.s3cfg.endpoint.clone().unwrap_or_default(),
             self.s3cfg.working_bucket,
             self.s3cfg.evidence_bucket,
-            test_harness::S3_ACCESS_KEY,
+            self.s3cfg.static_credentials.as_ref().map_or(test_harness::S3_ACCESS_KEY, |(id, _)| id.as_str()),
         );
         if worker == "station" {
             return t;

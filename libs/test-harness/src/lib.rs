@@ -2,6 +2,7 @@
 //!
 //! * [`NatsServer`]: a real `nats-server -js` on a free port with its own store dir;
 //! * [`S3Server`]: a real `s3s-fs` on a free port with its own root;
+//! * [`GarageCluster`]: a real 3-node Garage cluster (replication 3) on loopback;
 //! * [`media`]: recordings generated with GStreamer (`videotestsrc`/`audiotestsrc`);
 //! * [`Worker`]: a worker binary spawned as a child process, killed on drop;
 //! * [`events`]: reading the events stream.
@@ -9,10 +10,12 @@
 //! Both servers are found on `PATH`, in `/opt/evidence-tools`, or through `NATS_SERVER_BIN` /
 //! `S3S_FS_BIN`; `scripts/setup` installs them. Each is killed and its directory removed on drop.
 
+mod garage;
 pub mod media;
 mod process;
 mod servers;
 
+pub use garage::{GARAGE_KEY_ID, GarageCluster};
 pub use process::{Worker, find_binary, workspace_bin};
 pub use servers::{MotoS3Mock, NatsCluster, NatsServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 

@@ -11,12 +11,12 @@ use crate::process::find_binary;
 pub const S3_ACCESS_KEY: &str = "evidence-test";
 pub const S3_SECRET_KEY: &str = "evidence-test-secret";
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
 
-fn wait_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()> {
+pub(crate) fn wait_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -226,7 +226,7 @@ fn spawn_on_free_port(what: &str, command: impl Fn(u16) -> Command) -> anyhow::R
 }
 
 /// An `[s3]` config for `endpoint` with unique bucket names and the test credentials.
-fn s3_config(endpoint: &str) -> object_store::S3Config {
+pub(crate) fn s3_config(endpoint: &str) -> object_store::S3Config {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     object_store::S3Config {
         endpoint: Some(endpoint.to_owned()),
@@ -243,6 +243,7 @@ pub struct S3Server {
     pub port: u16,
     pub endpoint: String,
     pub root: tempfile::TempDir,
+    bin: PathBuf,
 }
 
 impl S3Server {
@@ -251,14 +252,25 @@ impl S3Server {
     pub fn start() -> anyhow::Result<Self> {
         let bin = find_binary("s3s-fs", "S3S_FS_BIN")?;
         let root = tempfile::tempdir()?;
-        let (child, port) = spawn_on_free_port("s3s-fs", |port| {
-            let mut c = Command::new(&bin);
-            c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-                .arg(root.path());
-            c
-        })?;
-        Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root })
+        let (child, port) = spawn_on_free_port("s3s-fs", |port| s3s_fs_command(&bin, port, root.path()))?;
+        Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root, bin })
+    }
+
+    /// Starts the server again on the same port and root after [`Self::stop`] (the end of an
+    /// outage).
+    ///
+    /// # Errors
+    /// It does not come back (e.g. the port was taken meanwhile).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        let mut child = s3s_fs_command(&self.bin, self.port, self.root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawn s3s-fs")?;
+        wait_port(self.port, &mut child, "s3s-fs (restart)")?;
+        self.child = child;
+        Ok(())
     }
 
     /// An `[s3]` config pointing at this server with unique bucket names.
@@ -277,6 +289,14 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn s3s_fs_command(bin: &std::path::Path, port: u16, root: &std::path::Path) -> Command {
+    let mut c = Command::new(bin);
+    c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+        .arg(root);
+    c
 }
 
 /// `moto_server` (PyPI `moto[server]`): an in-memory **mock** of AWS S3 that, unlike s3s-fs and
