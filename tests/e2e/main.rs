@@ -16,4 +16,5 @@ mod record;
 mod rejects;
 mod sealing;
 mod station;
+mod tls;
 mod worm;

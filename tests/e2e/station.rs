@@ -367,11 +367,14 @@ fn the_reference_nats_authorization_is_valid() {
     // The cluster node configs include it the same way (../auth.conf).
     let cluster = dir.path().join("cluster");
     std::fs::create_dir_all(&cluster).expect("dir");
+    let pki = test_harness::tls::TestPki::generate().expect("test PKI");
     for n in 1..=3 {
         let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../deploy/nats/cluster/n{n}.conf"));
         let text = std::fs::read_to_string(src)
             .expect("node conf")
-            .replace("/var/lib/nats/jetstream", &dir.path().join(format!("js{n}")).display().to_string());
+            .replace("/var/lib/nats/jetstream", &dir.path().join(format!("js{n}")).display().to_string())
+            .replace("/etc/nats/tls", &pki.dir.path().display().to_string());
+        assert!(text.contains("verify: true"), "n{n}: clients and routes must present certificates");
         let conf = cluster.join(format!("n{n}.conf"));
         std::fs::write(&conf, text).expect("write");
         let out = std::process::Command::new(test_harness::find_binary("nats-server", "NATS_SERVER_BIN").expect("bin"))

@@ -84,6 +84,9 @@ impl Pipeline {
             self.s3cfg.evidence_bucket,
             self.s3cfg.static_credentials.as_ref().map_or(test_harness::S3_ACCESS_KEY, |(id, _)| id.as_str()),
         );
+        if let Some(ca) = &self.s3cfg.ca_file {
+            t.push_str(&format!("ca_file = \"{}\"\n", ca.display()));
+        }
         if worker == "station" {
             return t;
         }

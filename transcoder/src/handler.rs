@@ -105,10 +105,13 @@ impl Handler for TranscodeHandler {
             let out = work.path().join(format!("{}.{}", profile.name, profile.extension));
             let name = profile.name.clone();
             let progress = move |frac: f64, rt: f64| {
+                metrics::progress(&name, frac, rt);
                 tracing::info!(profile = %name, progress = format!("{:.0}%", frac * 100.0), realtime_factor = format!("{rt:.2}"), "transcoding");
             };
             // A job abandoned on shutdown is redelivered; cancel its pipelines promptly.
-            match copy::make(profile, &source_report, &source, &out, cfg, &self.shutdown, &progress).await {
+            let made = copy::make(profile, &source_report, &source, &out, cfg, &self.shutdown, &progress).await;
+            metrics::idle(&profile.name);
+            match made {
                 Ok(c) => {
                     // Each attempt's copy under its own content-derived key: a redelivered job
                     // (x264 output need not be byte-identical) never replaces the copy a seal

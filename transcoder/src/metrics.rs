@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{HistogramVec, IntCounterVec};
+use prometheus::{GaugeVec, HistogramVec, IntCounterVec};
 use worker_runtime::metrics as m;
 
 struct Metrics {
@@ -10,6 +10,8 @@ struct Metrics {
     realtime: HistogramVec,
     bytes: IntCounterVec,
     copies: IntCounterVec,
+    progress: GaugeVec,
+    running_rt: GaugeVec,
 }
 
 static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
@@ -31,6 +33,16 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         "Profile runs by result: produced, failed (pipeline error or verification), skipped (unreadable source, no variant).",
         &["profile", "result"],
     ),
+    progress: m::float_gauge_vec(
+        "evidence_transcode_progress_ratio",
+        "Position of the running profile run in its source (0..1); 0 when none runs.",
+        &["profile"],
+    ),
+    running_rt: m::float_gauge_vec(
+        "evidence_transcode_running_realtime_factor",
+        "Media seconds per wall second of the running profile run so far; 0 when none runs.",
+        &["profile"],
+    ),
 });
 
 pub fn init(profiles: &[String]) {
@@ -38,6 +50,8 @@ pub fn init(profiles: &[String]) {
         M.seconds.with_label_values(&[p]);
         M.realtime.with_label_values(&[p]);
         M.bytes.with_label_values(&[p]);
+        M.progress.with_label_values(&[p]);
+        M.running_rt.with_label_values(&[p]);
         for r in ["produced", "failed", "skipped"] {
             M.copies.with_label_values(&[p, r]);
         }
@@ -55,4 +69,15 @@ pub fn produced(profile: &str, secs: f64, media_secs: f64, bytes: u64) {
 
 pub fn not_produced(profile: &str, result: &'static str) {
     M.copies.with_label_values(&[profile, result]).inc();
+}
+
+/// Progress of the running job (from the pipeline's position), for dashboards.
+pub fn progress(profile: &str, fraction: f64, realtime: f64) {
+    M.progress.with_label_values(&[profile]).set(fraction.clamp(0.0, 1.0));
+    M.running_rt.with_label_values(&[profile]).set(realtime);
+}
+
+/// No run of `profile` in progress any more.
+pub fn idle(profile: &str) {
+    progress(profile, 0.0, 0.0);
 }

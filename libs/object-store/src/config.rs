@@ -14,6 +14,9 @@ pub struct S3Config {
     /// Endpoint URL of an S3-compatible server (s3s-fs, Garage, MinIO, Ceph RGW); unset for AWS.
     /// Default `http://127.0.0.1:9000`. Env override: `S3_ENDPOINT`.
     pub endpoint: Option<String>,
+    /// PEM file of the CA that signed the endpoint's certificate (a private PKI, or the TLS
+    /// terminator in front of Garage), trusted in addition to the system's roots. Default: none.
+    pub ca_file: Option<PathBuf>,
     /// Region name. Default `us-east-1` (Garage: `garage`).
     pub region: String,
     /// Path-style addressing (`endpoint/bucket/key`), needed by most self-hosted servers.
@@ -41,6 +44,7 @@ impl Default for S3Config {
     fn default() -> Self {
         Self {
             endpoint: Some("http://127.0.0.1:9000".into()),
+            ca_file: None,
             region: "us-east-1".into(),
             force_path_style: true,
             working_bucket: "evidence-work".into(),

@@ -114,6 +114,19 @@ impl Store {
                 .map_err(|e| anyhow::anyhow!("read s3.secret_access_key_file {}: {e}", file.display()))?;
             loader = loader.credentials_provider(Credentials::from_keys(id, secret.trim_end(), None));
         }
+        if let Some(ca) = &cfg.ca_file {
+            use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+            let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("read s3.ca_file {}: {e}", ca.display()))?;
+            let tls = TlsContext::builder()
+                .with_trust_store(TrustStore::default().with_pem_certificate(pem))
+                .build()
+                .map_err(|e| anyhow::anyhow!("s3.ca_file {}: {e}", ca.display()))?;
+            let http = aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(tls)
+                .build_https();
+            loader = loader.http_client(http);
+        }
         let shared = loader.load().await;
         let mut b = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(cfg.force_path_style)

@@ -3,6 +3,7 @@
 //! * [`NatsServer`]: a real `nats-server -js` on a free port with its own store dir;
 //! * [`S3Server`]: a real `s3s-fs` on a free port with its own root;
 //! * [`GarageCluster`]: a real 3-node Garage cluster (replication 3) on loopback;
+//! * [`tls`]: a throw-away PKI, nats-server with TLS, a TLS terminator in front of S3;
 //! * [`media`]: recordings generated with GStreamer (`videotestsrc`/`audiotestsrc`);
 //! * [`Worker`]: a worker binary spawned as a child process, killed on drop;
 //! * [`events`]: reading the events stream.
@@ -14,6 +15,7 @@ mod garage;
 pub mod media;
 mod process;
 mod servers;
+pub mod tls;
 
 pub use garage::{GARAGE_KEY_ID, GarageCluster};
 pub use process::{Worker, find_binary, workspace_bin};
@@ -44,10 +46,24 @@ pub async fn stream_messages(
     want: usize,
     timeout: std::time::Duration,
 ) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
-    use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-    use futures::StreamExt;
     let servers: Vec<&str> = nats_url.split(',').collect();
     let client = async_nats::connect(servers).await?;
+    stream_messages_on(client, stream_name, filter, want, timeout).await
+}
+
+/// [`stream_messages`] over a client the caller connected (e.g. with TLS).
+///
+/// # Errors
+/// The stream cannot be read.
+pub async fn stream_messages_on(
+    client: async_nats::Client,
+    stream_name: &str,
+    filter: &str,
+    want: usize,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
+    use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+    use futures::StreamExt;
     let js = async_nats::jetstream::new(client);
     let stream = js.get_stream(stream_name).await?;
     let consumer = stream

@@ -24,6 +24,13 @@ pub struct NatsConfig {
     pub user: Option<String>,
     /// File holding the password (never the password itself in config). Default: none.
     pub password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the servers' certificates; setting it requires TLS on
+    /// every connection (`tls://` URLs do too). Default: none (the system's roots for `tls://`).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Client certificate and key (PEM) when the servers verify clients (mutual TLS). Both or
+    /// neither. Default: none.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
     /// Replicas for the streams this process creates when they are missing. Default 1.
     pub stream_replicas: usize,
     /// Create the streams from the built-in definitions when missing. Default true.
@@ -42,6 +49,9 @@ impl Default for NatsConfig {
             inbox_prefix: None,
             user: None,
             password_file: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             stream_replicas: 1,
             create_streams: true,
             connect_timeout: Duration::from_secs(10),

@@ -30,6 +30,11 @@ pub fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     reg(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition"))
 }
 
+/// Gauge with labels and a fractional value (ratios, rates), registered in [`registry`].
+pub fn float_gauge_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::GaugeVec {
+    reg(prometheus::GaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition"))
+}
+
 /// Counter, registered in [`registry`].
 pub fn counter(name: &str, help: &str) -> prometheus::IntCounter {
     reg(prometheus::IntCounter::new(name, help).expect("valid metric definition"))

@@ -59,6 +59,25 @@ pub async fn connect(cfg: &NatsConfig, name: &str) -> anyhow::Result<async_nats:
     if let Some(prefix) = &cfg.inbox_prefix {
         opts = opts.custom_inbox_prefix(prefix);
     }
+    if cfg.tls_ca_file.is_some() || cfg.url.contains("tls://") {
+        // Two rustls crypto providers are linked (ring via async-nats, aws-lc-rs via the AWS
+        // SDK); rustls needs the process default chosen. A second call is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    if let Some(ca) = &cfg.tls_ca_file {
+        std::fs::metadata(ca).with_context(|| format!("nats.tls_ca_file {}", ca.display()))?;
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    match (&cfg.tls_cert_file, &cfg.tls_key_file) {
+        (Some(cert), Some(key)) => {
+            for (what, f) in [("nats.tls_cert_file", cert), ("nats.tls_key_file", key)] {
+                std::fs::metadata(f).with_context(|| format!("{what} {}", f.display()))?;
+            }
+            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        }
+        (None, None) => {}
+        _ => bail!("nats.tls_cert_file and nats.tls_key_file go together: set both (mutual TLS) or neither"),
+    }
     let opts = opts
         .name(name)
         .connection_timeout(cfg.connect_timeout)
