@@ -25,6 +25,12 @@ pub enum IngestError {
     Scan(#[from] gst_support::GstError),
     #[error(transparent)]
     Publish(#[from] worker_runtime::nats::PublishError),
+    #[error("reading the events stream: {0:#}")]
+    Events(anyhow::Error),
+    #[error(
+        "recording {evidence_id} is already in the pipeline (the same bytes from the same camera were submitted earlier, here or at another station); this request waits for its seal to answer station {station} with a receipt"
+    )]
+    InProgress { evidence_id: String, station: String },
 }
 
 impl HandlerError for IngestError {
@@ -38,6 +44,8 @@ impl HandlerError for IngestError {
             IngestError::Spool { .. } => "spool_io",
             IngestError::Scan(_) => "scan",
             IngestError::Publish(_) => "publish",
+            IngestError::Events(_) => "events",
+            IngestError::InProgress { .. } => "in_progress",
         }
     }
 
@@ -50,7 +58,8 @@ impl HandlerError for IngestError {
             IngestError::Store(e) if e.is_transient() => Disposition::Unavailable,
             IngestError::Store(_) => Disposition::Reject(RejectReason::InvalidField),
             IngestError::Scan(_) => Disposition::Retry,
-            IngestError::Spool { .. } | IngestError::Publish(_) => Disposition::Unavailable,
+            IngestError::Spool { .. } | IngestError::Publish(_) | IngestError::Events(_) => Disposition::Unavailable,
+            IngestError::InProgress { .. } => Disposition::Wait,
         }
     }
 }

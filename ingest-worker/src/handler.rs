@@ -11,11 +11,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use evidence_contracts::events::Stage;
+use evidence_contracts::events::{EvidenceSealedV1, Stage};
 use evidence_contracts::ingest::IngestRequestV1;
 use evidence_contracts::keys::{self, ObjectRef};
 use evidence_contracts::report::{SessionFinding, SessionFindingKind};
+use evidence_contracts::station::{ReceiptSchema, ReceiptStatus, ReceiptV1};
 use evidence_contracts::transcode::{DeadlineV1, ObjectV1, TranscodeJobSchema, TranscodeJobV1};
+use evidence_contracts::{EvidenceId, StationId, decode};
 use evidence_contracts::{keys::check_file_name, subjects};
 use gst_support::continuity;
 use object_store::{PutOpts, Store, StoreError};
@@ -84,6 +86,12 @@ impl Handler for IngestHandler {
         }
     }
 
+    /// The station whose subject the request came in on (its credentials allow only its own),
+    /// not the one the payload names.
+    fn receipt_station(subject: &str, _facts: &Rejection) -> Option<StationId> {
+        subject.strip_prefix(subjects::INGEST_REQUEST_PREFIX).and_then(|s| StationId::new(s).ok())
+    }
+
     async fn handle(&self, req: IngestRequestV1, delivery: &Delivery) -> Result<(), IngestError> {
         let cfg = &self.cfg;
         if let Err(e) = check_file_name(&req.file_name) {
@@ -120,6 +128,11 @@ impl Handler for IngestHandler {
             });
         }
         let evidence_id = req.evidence_id();
+        // The same recording may be sealed already (docked earlier here, or at another station):
+        // this station gets its own receipt for the package; nothing is processed twice.
+        if let Some(sealed) = self.sealed_event(&evidence_id).await? {
+            return self.answer_with_existing_package(&req, &sealed).await;
+        }
         tracing::info!(%evidence_id, object = %req.landing, size = req.size_bytes, delivered = delivery.delivered, "verifying upload");
 
         // Stream the landing object to a spool file, hashing on the way: one read of the bytes.
@@ -209,8 +222,61 @@ impl Handler for IngestHandler {
             request: req,
             deadline: Some(deadline),
         };
+        let station = job.request.station_id.to_string();
         let duplicate = worker_runtime::nats::publish(&self.js, &job).await?;
         tracing::info!(%evidence_id, verdict = job.scan.verdict.as_str(), findings = job.scan.findings, duplicate, "upload verified and scanned");
+        if duplicate {
+            // A job for these bytes exists already (an earlier delivery of this request, or
+            // the same recording from another station): wait for its seal, then answer.
+            return Err(IngestError::InProgress { evidence_id: evidence_id.to_string(), station });
+        }
+        Ok(())
+    }
+}
+
+impl IngestHandler {
+    async fn sealed_event(&self, id: &EvidenceId) -> Result<Option<EvidenceSealedV1>, IngestError> {
+        let subject = subjects::sealed(id);
+        let Some(m) = worker_runtime::nats::last_on_subject(&self.js, subjects::EVENTS_STREAM, &subject)
+            .await
+            .map_err(IngestError::Events)?
+        else {
+            return Ok(None);
+        };
+        decode::<EvidenceSealedV1>(&m.payload)
+            .map(Some)
+            .map_err(|e| IngestError::Events(anyhow::anyhow!("sealed event on {subject} does not decode: {e}")))
+    }
+
+    /// A sealed receipt for `req`'s station pointing at the package sealed before.
+    async fn answer_with_existing_package(
+        &self,
+        req: &IngestRequestV1,
+        sealed: &EvidenceSealedV1,
+    ) -> Result<(), IngestError> {
+        let first = if sealed.station_id == req.station_id {
+            "from this station".to_owned()
+        } else {
+            format!("from station {} (docked there first)", sealed.station_id)
+        };
+        let receipt = ReceiptV1 {
+            schema: ReceiptSchema,
+            station_id: req.station_id.clone(),
+            evidence_id: sealed.evidence_id,
+            status: ReceiptStatus::Sealed,
+            device_id: Some(req.device_id.clone()),
+            file_name: Some(req.file_name.clone()),
+            package: Some(format!("{}/{}", sealed.bucket, sealed.prefix)),
+            stage: None,
+            reason: None,
+            detail: Some(format!(
+                "already sealed {first} at {}: this request names the same camera and BLAKE3, so it is that recording (not downloaded again)",
+                sealed.sealed_at.to_rfc3339()
+            )),
+            at: sealed.sealed_at,
+        };
+        worker_runtime::nats::publish(&self.js, &receipt).await?;
+        tracing::info!(evidence_id = %sealed.evidence_id, station = %req.station_id, first_station = %sealed.station_id, "recording already sealed; receipt sent to this station");
         Ok(())
     }
 }

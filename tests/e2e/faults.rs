@@ -208,15 +208,18 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
                     let mut hit = false;
                     while !hit && started.elapsed() < Duration::from_secs(60) {
                         tokio::time::sleep(Duration::from_millis(500)).await;
-                        hit = p.workers.iter_mut().any(|w| {
-                            w.name == "transcoder" && w.log_text().to_lowercase().contains("no space left")
-                        });
+                        hit = p
+                            .workers
+                            .iter_mut()
+                            .any(|w| w.name == "transcoder" && w.log_text().to_lowercase().contains("no space left"));
                     }
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     let full_for = started.elapsed().as_secs();
                     spool.as_ref().expect("mounted").unfill();
                     assert!(hit, "the transcoder never met the full spool disk");
-                    format!("transcoder spool disk full for {full_for} s ({mb} MB filler; the transcoder met ENOSPC and kept its jobs)")
+                    format!(
+                        "transcoder spool disk full for {full_for} s ({mb} MB filler; the transcoder met ENOSPC and kept its jobs)"
+                    )
                 }
                 None => {
                     not_injected.push("spool disk full (mounting a tmpfs needs root)".to_owned());
@@ -236,7 +239,10 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
                     let (id, b3, size) = evidence_id_of(&cam, &f);
                     pushed.insert(id);
                     let key = format!("landing/st-test/CAM-SEG/seg{b}/{name}");
-                    store.upload_file(&p.s3cfg.working_bucket, &key, &f, None, &Default::default()).await.expect("upload");
+                    store
+                        .upload_file(&p.s3cfg.working_bucket, &key, &f, None, &Default::default())
+                        .await
+                        .expect("upload");
                     let start = t0 + chrono::Duration::seconds(i64::try_from(i).expect("small") * 3);
                     let segment = evidence_contracts::ingest::SegmentV1 {
                         session_id: format!("CAM-SEG-{b}"),
@@ -272,7 +278,8 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
             9 => {
                 // The station agent uploads a 24 MB recording in 5 MB parts and is killed mid-way.
                 let serial = format!("DSJ-F{b}");
-                let media = crate::station::docked_slot(&p.dir.path().join("slots"), &format!("slot{b:02}"), &serial, 0);
+                let media =
+                    crate::station::docked_slot(&p.dir.path().join("slots"), &format!("slot{b:02}"), &serial, 0);
                 let f = media.join(format!("{}_20261128{:06}_0001.MP4", crate::station::OFFICER, 120_000 + b));
                 test_harness::media::random_file(&f, 24 << 20, seed ^ b).expect("write");
                 pushed.insert(evidence_id_of(&DeviceId::new(&serial).expect("id"), &f).0);

@@ -74,4 +74,3 @@ async fn the_pipeline_keeps_going_when_a_garage_node_dies() {
     }
     p.assert_no_unexpected_errors(&["worm", "WORM", "object lock", "Object Lock"]);
 }
-

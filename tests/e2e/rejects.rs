@@ -106,3 +106,81 @@ async fn a_malformed_message_is_rejected_once_with_its_payload() {
     assert_drained(&p).await;
     p.assert_no_unexpected_errors(&["message rejected"]);
 }
+
+async fn receipts(p: &Pipeline, station: &str, want: usize, wait: u64) -> Vec<evidence_contracts::station::ReceiptV1> {
+    test_harness::stream_messages(
+        &p.nats_url,
+        subjects::RECEIPTS_STREAM,
+        &format!("evidence.receipt.v1.{station}.>"),
+        want,
+        Duration::from_secs(wait),
+    )
+    .await
+    .expect("receipts")
+    .iter()
+    .map(|m| decode(&m.payload).expect("receipt decodes"))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_station_that_uploads_a_recording_gets_its_receipt_and_it_is_sealed_once() {
+    use evidence_contracts::station::ReceiptStatus;
+    let mut p = Pipeline::new().expect("servers start");
+    p.start_all().expect("workers start");
+    let rec = p.dir.path().join("OF0001_20261128140000_0001.MP4");
+    mp4(&rec, &Spec { seconds: 1, ..Default::default() }).expect("generate");
+    // Docked at two stations one after the other while it is still in the pipeline, and at a
+    // third after it was sealed.
+    p.push_as("st-test", "CAM-2ST", &[rec.as_path()]).expect("push from st-test");
+    p.push_as("st-two", "CAM-2ST", &[rec.as_path()]).expect("push from st-two");
+    let first = p.sealed(1, Duration::from_secs(90)).await.expect("sealed");
+    p.push_as("st-three", "CAM-2ST", &[rec.as_path()]).expect("push from st-three");
+    for (station, first_station) in [("st-test", None), ("st-two", Some("st-test")), ("st-three", Some("st-test"))] {
+        let r = receipts(&p, station, 1, 90).await;
+        assert_eq!(r.len(), 1, "{station}: {r:?}");
+        assert_eq!(r[0].status, ReceiptStatus::Sealed, "{station}");
+        assert_eq!(r[0].evidence_id, first[0].evidence_id, "{station}");
+        assert_eq!(r[0].package.as_deref(), Some(format!("{}/{}", first[0].bucket, first[0].prefix).as_str()));
+        if let Some(s) = first_station {
+            let d = r[0].detail.as_deref().unwrap_or_default();
+            assert!(d.contains(s), "{station}: {d}");
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(p.sealed(2, Duration::from_secs(2)).await.expect("sealed").len(), 1, "sealed once");
+    assert_drained(&p).await;
+
+    // A request that claims another station: its rejection receipt goes to the sender's
+    // subject, never to the station it names.
+    let store = p.store().await.expect("store");
+    let key = "landing/st-test/CAM-2ST/x/claim.mp4".to_string();
+    store
+        .put_bytes(&p.s3cfg.working_bucket, &key, bytes::Bytes::from_static(b"x"), &PutOpts::default())
+        .await
+        .expect("put");
+    let req = IngestRequestV1 {
+        schema: IngestRequestSchema,
+        station_id: StationId::new("st-test").expect("id"),
+        device_id: DeviceId::new("CAM-CLAIM").expect("id"),
+        officer_id: OfficerId::new("OF0001").expect("id"),
+        file_name: "claim.mp4".into(),
+        size_bytes: 1,
+        blake3: Blake3Digest(*blake3::hash(b"x").as_bytes()),
+        landing: ObjectRef { bucket: p.s3cfg.working_bucket.clone(), key },
+        recorded_start: None,
+        docked_at: Utc::now(),
+        uploaded_at: Utc::now(),
+        segment: None,
+    };
+    let js = async_nats::jetstream::new(async_nats::connect(&p.nats_url).await.expect("nats"));
+    js.publish("evidence.ingest.request.v1.st-evil", evidence_contracts::encode(&req).into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    let r = receipts(&p, "st-evil", 1, 60).await;
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, ReceiptStatus::Rejected);
+    assert_eq!(r[0].reason, Some(RejectReason::InvalidField));
+    assert_eq!(receipts(&p, "st-test", 2, 3).await.len(), 1, "st-test got nothing for a request it never sent");
+}

@@ -129,14 +129,19 @@ impl Pipeline {
         Ok(())
     }
 
-    /// `station push` of `files`, without waiting.
+    /// `station push` of `files` from station `st-test`, without waiting.
     pub fn push(&self, device: &str, files: &[&Path]) -> anyhow::Result<std::process::Output> {
+        self.push_as("st-test", device, files)
+    }
+
+    /// `station push` of `files` from `station`, without waiting.
+    pub fn push_as(&self, station: &str, device: &str, files: &[&Path]) -> anyhow::Result<std::process::Output> {
         let bin = workspace_bin("station")?;
         let cfg = self.config_path("station");
         let out = std::process::Command::new(bin)
             .args(["push", "--config"])
             .arg(&cfg)
-            .args(["--station", "st-test", "--device", device, "--officer", "OF0001"])
+            .args(["--station", station, "--device", device, "--officer", "OF0001"])
             .args(files)
             .output()
             .context("run station push")?;

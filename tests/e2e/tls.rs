@@ -76,7 +76,10 @@ async fn the_pipeline_runs_over_tls_to_nats_and_s3() {
     let no_cert = worker_runtime::nats::connect(&nats_cfg(&nats.url, &pki, false), "no-cert").await;
     assert!(no_cert.is_err(), "a client without a certificate got in");
     let no_ca = NatsConfig { tls_ca_file: None, ..nats_cfg(&nats.url, &pki, true) };
-    assert!(worker_runtime::nats::connect(&no_ca, "no-ca").await.is_err(), "a server outside the trusted CA was accepted");
+    assert!(
+        worker_runtime::nats::connect(&no_ca, "no-ca").await.is_err(),
+        "a server outside the trusted CA was accepted"
+    );
     let mut plain = p.s3cfg.clone();
     plain.ca_file = None;
     let untrusted = object_store::Store::new(plain).await.expect("client");

@@ -44,8 +44,6 @@ pub struct NoCopy {
     pub local: bool,
 }
 
-
-
 /// # Errors
 /// [`NoCopy`] with a sentence for the job result.
 pub async fn make(
@@ -107,12 +105,10 @@ pub async fn make(
         progress_every: cfg.progress_interval,
         frame,
     };
-    let wall = pipeline::run(profile, variant, input, output, &limits, cancel, on_progress)
-        .await
-        .map_err(|e| {
-            let local = matches!(e, pipeline::RunError::Gst(gst_support::GstError::NoSpace { .. }));
-            NoCopy { result: "failed", reason: format!("no {} copy: {e}", profile.name), local }
-        })?;
+    let wall = pipeline::run(profile, variant, input, output, &limits, cancel, on_progress).await.map_err(|e| {
+        let local = matches!(e, pipeline::RunError::Gst(gst_support::GstError::NoSpace { .. }));
+        NoCopy { result: "failed", reason: format!("no {} copy: {e}", profile.name), local }
+    })?;
 
     let scan = gst_support::scan::demux_scan(output, cancel, cfg.stall_timeout).await.map_err(|e| NoCopy {
         result: "failed",
@@ -125,7 +121,11 @@ pub async fn make(
     })
     .await
     .map_err(|e| NoCopy { result: "failed", reason: format!("hashing thread: {e}"), local: true })?
-    .map_err(|e| NoCopy { result: "failed", reason: format!("read the copy {}: {e}", output.display()), local: true })?;
+    .map_err(|e| NoCopy {
+        result: "failed",
+        reason: format!("read the copy {}: {e}", output.display()),
+        local: true,
+    })?;
     let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let report = continuity::file_report(
         &name,

@@ -135,7 +135,7 @@ mod tests {
         // Portrait phone video: limited by height, width even.
         let p = l.plan(1081, 1921);
         assert_eq!(p.pad, (0, 0));
-        assert!(p.scale.1 <= 1080 && p.scale.0 % 2 == 0 && p.scale.1 % 2 == 0, "{p:?}");
+        assert!(p.scale.1 <= 1080 && p.scale.0.is_multiple_of(2) && p.scale.1.is_multiple_of(2), "{p:?}");
         let ratio = f64::from(p.scale.0) / f64::from(p.scale.1);
         assert!((ratio - 1081.0 / 1921.0).abs() < 0.01, "{p:?}");
     }

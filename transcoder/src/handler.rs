@@ -199,4 +199,3 @@ fn ext_of(name: &str) -> String {
         .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()) && e.len() <= 8)
         .unwrap_or_else(|| "bin".into())
 }
-

@@ -25,11 +25,7 @@ fn transcode_with(
     for p in params {
         cmd.args(["--param", p]);
     }
-    let out = cmd
-        .arg(input)
-        .arg(output)
-        .output()
-        .unwrap();
+    let out = cmd.arg(input).arg(output).output().unwrap();
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -40,7 +36,16 @@ fn transcode_with(
 /// One ffprobe value per video stream line: `width,height,r_frame_rate,bit_rate`.
 fn probe_video(path: &Path) -> (u32, u32, u64) {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,bit_rate", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height,bit_rate",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .unwrap();
@@ -286,7 +291,8 @@ fn a_variable_frame_rate_source_keeps_its_timestamps() {
             .arg(p)
             .output()
             .unwrap();
-        let mut v: Vec<f64> = String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
+        let mut v: Vec<f64> =
+            String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect();
         v.sort_by(f64::total_cmp);
         let t0 = v[0];
         v.iter().map(|t| t - t0).collect()

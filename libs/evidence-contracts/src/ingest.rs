@@ -88,6 +88,8 @@ impl Message for IngestRequestV1 {
         subjects::ingest_request(&self.station_id)
     }
     fn msg_id(&self) -> String {
-        format!("ingest:{}:{}", self.device_id, self.blake3)
+        // The station is part of it: the same recording docked at a second station must reach
+        // ingest, which answers that station with its own receipt.
+        format!("ingest:{}:{}:{}", self.station_id, self.device_id, self.blake3)
     }
 }

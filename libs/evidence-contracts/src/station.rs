@@ -118,6 +118,6 @@ impl Message for ReceiptV1 {
             ReceiptStatus::Sealed => "sealed",
             ReceiptStatus::Rejected => "rejected",
         };
-        format!("receipt:{}:{s}", self.evidence_id)
+        format!("receipt:{}:{}:{s}", self.station_id, self.evidence_id)
     }
 }

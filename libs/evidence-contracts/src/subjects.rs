@@ -50,8 +50,11 @@ pub const INGEST_CONSUMER: &str = "ingest-worker";
 pub const TRANSCODE_CONSUMER: &str = "transcoder";
 pub const SEAL_CONSUMER: &str = "sealer";
 
+/// Prefix of every ingest request subject; the station id follows.
+pub const INGEST_REQUEST_PREFIX: &str = "evidence.ingest.request.v1.";
+
 pub fn ingest_request(station: &StationId) -> String {
-    format!("evidence.ingest.request.v1.{station}")
+    format!("{INGEST_REQUEST_PREFIX}{station}")
 }
 
 pub fn station_docking(station: &StationId) -> String {

@@ -19,7 +19,9 @@ pub enum GstError {
     Parse { name: String, detail: String },
     #[error("pipeline {name}: element {element} failed on {file}: {message}{}", debug.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Element { name: String, element: String, file: String, message: String, debug: Option<String> },
-    #[error("pipeline {name}: element {element} cannot write while working on {file}: no space left on the device ({message}); free space in the spool or temporary directory")]
+    #[error(
+        "pipeline {name}: element {element} cannot write while working on {file}: no space left on the device ({message}); free space in the spool or temporary directory"
+    )]
     NoSpace { name: String, element: String, file: String, message: String },
     #[error("pipeline {name}: no progress for {stalled:?} on {file}; aborted")]
     Stalled { name: String, file: String, stalled: Duration },

@@ -30,7 +30,8 @@ impl TestPki {
             Ok(())
         };
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=evidence test CA", "-keyout", "ca.key", "-out", "ca.pem"];
+        let mut ca =
+            vec!["req", "-x509", "-days", "2", "-subj", "/CN=evidence test CA", "-keyout", "ca.key", "-out", "ca.pem"];
         ca.extend(ec);
         ca.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
         ossl(&ca)?;
@@ -46,8 +47,21 @@ impl TestPki {
             req.extend(ec);
             ossl(&req)?;
             ossl(&[
-                "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", &pem,
-                "-extfile", &extf,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &pem,
+                "-extfile",
+                &extf,
             ])?;
         }
         Ok(Self { dir })

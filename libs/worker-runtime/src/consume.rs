@@ -41,6 +41,10 @@ pub enum Disposition {
     /// turns into a rejection), and the worker pauses pulling for the backoff (≤ 30 s) instead of
     /// cycling through its backlog.
     Unavailable,
+    /// The input is fine but waits for other work in progress (e.g. the same recording,
+    /// submitted earlier, being sealed): redelivered after the backoff without limit, while the
+    /// worker goes on with other messages.
+    Wait,
     /// Permanent: publish a rejection event with this reason, then terminate the message.
     Reject(RejectReason),
 }
@@ -85,6 +89,13 @@ pub trait Handler: Clone + Send + Sync + 'static {
 
     /// What the rejection event should say about this input.
     fn describe(input: &Self::Input) -> Rejection;
+
+    /// The station that gets the rejection receipt, if any. Default: the station the payload
+    /// names. A stage whose subjects carry the sender (ingest) answers the real sender instead,
+    /// so a payload claiming another station never reaches that station's receipts.
+    fn receipt_station(_subject: &str, facts: &Rejection) -> Option<StationId> {
+        facts.station_id.clone()
+    }
 }
 
 /// Runs the consume loop until `shutdown`, then drains in-flight deliveries within
@@ -304,6 +315,14 @@ async fn run_one<H: Handler>(
                     }
                     "unavailable"
                 }
+                Disposition::Wait => {
+                    let after = cfg.backoff_for(delivered);
+                    tracing::info!(reason = %e, retry_in = ?after, "waiting for other work in progress; the job is kept");
+                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(after))).await {
+                        tracing::debug!(error = %e, "nak failed; redelivery after ack_wait");
+                    }
+                    "wait"
+                }
                 Disposition::Retry => {
                     let after = cfg.backoff_for(delivered);
                     tracing::warn!(error = %e, error_kind = e.kind(), retry_in = ?after, "delivery failed; will retry");
@@ -332,6 +351,7 @@ async fn reject<H: Handler>(
     detail: String,
     facts: Rejection,
 ) -> &'static str {
+    let receipt_to = H::receipt_station(subject, &facts);
     let event = EvidenceRejectedV1 {
         schema: EvidenceRejectedSchema,
         stage: H::STAGE,
@@ -349,7 +369,7 @@ async fn reject<H: Handler>(
     let published = async {
         crate::nats::publish(js, &event).await?;
         // The station that uploaded learns it on its own receipt subject.
-        if let (Some(station), Some(id)) = (&event.station_id, event.evidence_id) {
+        if let (Some(station), Some(id)) = (&receipt_to, event.evidence_id) {
             let receipt = ReceiptV1 {
                 schema: ReceiptSchema,
                 station_id: station.clone(),

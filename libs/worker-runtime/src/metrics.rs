@@ -110,7 +110,7 @@ static RT: LazyLock<Runtime> = LazyLock::new(|| Runtime {
 pub fn init(subject: &str) {
     let rt = &*RT;
     rt.received.with_label_values(&[subject]);
-    for outcome in ["ack", "retry", "unavailable", "reject"] {
+    for outcome in ["ack", "retry", "unavailable", "wait", "reject"] {
         rt.completed.with_label_values(&[subject, outcome]);
     }
     rt.handle_seconds.with_label_values(&[subject]);
