@@ -36,7 +36,7 @@ fn ingest_request_round_trips_with_stable_field_names() {
     assert_eq!(v["recorded_start"], "2026-11-28T09:30:00Z");
     assert_eq!(decode::<IngestRequestV1>(&bytes).unwrap(), r);
     assert_eq!(r.subject(), "evidence.ingest.request.v1.st-01");
-    assert_eq!(r.msg_id(), format!("ingest:CAM0042:{}", blake3::hash(b"recording").to_hex()));
+    assert_eq!(r.msg_id(), format!("ingest:st-01:CAM0042:{}", blake3::hash(b"recording").to_hex()));
 }
 
 #[test]
