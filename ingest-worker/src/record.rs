@@ -89,6 +89,10 @@ struct Session {
     last_end: Option<DateTime<Utc>>,
     /// Segments handed on, waiting for their sealed receipt.
     waiting: BTreeMap<String, EvidenceId>,
+    /// Set when the session ended as planned (`--duration`): the next start opens a new session
+    /// instead of reporting the time in between as a hole in this one. A stop by signal or a
+    /// crash leaves it unset: that interval *is* a hole in the camera's coverage.
+    closed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,10 +173,13 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     let camera = DeviceId::new(&args.camera).context("--camera")?;
     let officer = OfficerId::new(&args.officer).context("--officer")?;
     let shutdown = worker_runtime::shutdown::on_signal();
+    let planned_end = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let Some(d) = args.duration {
         let s = shutdown.clone();
+        let planned = planned_end.clone();
         tokio::spawn(async move {
             tokio::time::sleep(d).await;
+            planned.store(true, std::sync::atomic::Ordering::SeqCst);
             s.cancel();
         });
     }
@@ -199,11 +206,14 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
         },
         Err(_) => None,
     };
-    let resumed = existing.is_some();
-    let session = existing.unwrap_or_else(|| Session {
-        session_id: format!("{camera}-{}", Utc::now().format("%Y%m%dT%H%M%SZ")),
-        ..Default::default()
-    });
+    let new_session =
+        || Session { session_id: format!("{camera}-{}", Utc::now().format("%Y%m%dT%H%M%SZ")), ..Default::default() };
+    let (session, resumed) = match existing {
+        // The last session ended as planned: a new one starts; receipts still awaited carry over.
+        Some(old) if old.closed_at.is_some() => (Session { waiting: old.waiting, ..new_session() }, false),
+        Some(old) => (old, true),
+        None => (new_session(), false),
+    };
     tracing::info!(camera = %camera, session = %session.session_id, resumed, "recorder started");
     let ctx = Arc::new(Ctx {
         bucket: ends.s3.working_bucket.clone(),
@@ -319,6 +329,12 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     drop(tx);
     let _ = handler.await;
     receipts.abort();
+    if planned_end.load(std::sync::atomic::Ordering::SeqCst) {
+        let mut s = lock(&ctx.session);
+        s.closed_at = Some(Utc::now());
+        save_json(&ctx.dir.join("session.json"), &*s).context("close the session")?;
+        tracing::info!(camera = %ctx.camera, session = %s.session_id, "session closed as planned (--duration); the next start opens a new session");
+    }
     tracing::info!(camera = %ctx.camera, "recorder stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -23,41 +23,42 @@ pub(crate) fn camera(port: u16) -> Worker {
 
 /// `ingest-worker record` on the test camera at `port`: 2 s segments, quick reconnects.
 pub(crate) fn spawn_recorder(p: &Pipeline, port: u16, spool: &std::path::Path) -> Worker {
+    spawn_recorder_with(p, port, spool, &[])
+}
+
+/// [`spawn_recorder`] with extra arguments (e.g. `--duration`).
+pub(crate) fn spawn_recorder_with(p: &Pipeline, port: u16, spool: &std::path::Path, extra: &[&str]) -> Worker {
     let cfg = p.config_path("station").display().to_string();
     let url = format!("rtsp://127.0.0.1:{port}/cam");
     let spool_s = spool.display().to_string();
     let bin = workspace_bin("ingest-worker").expect("ingest-worker binary");
-    Worker::spawn(
-        "recorder",
-        &bin,
-        &[
-            "record",
-            "--config",
-            &cfg,
-            "--url",
-            &url,
-            "--camera",
-            "ROOM-101",
-            "--station",
-            "REC-01",
-            "--officer",
-            "0123456",
-            "--segment",
-            "2s",
-            "--spool",
-            &spool_s,
-            "--latency-ms",
-            "100",
-            "--stall",
-            "2s",
-            "--reconnect-min",
-            "300ms",
-            "--reconnect-max",
-            "1s",
-        ],
-        &[],
-    )
-    .expect("spawn recorder")
+    let mut args = vec![
+        "record",
+        "--config",
+        &cfg,
+        "--url",
+        &url,
+        "--camera",
+        "ROOM-101",
+        "--station",
+        "REC-01",
+        "--officer",
+        "0123456",
+        "--segment",
+        "2s",
+        "--spool",
+        &spool_s,
+        "--latency-ms",
+        "100",
+        "--stall",
+        "2s",
+        "--reconnect-min",
+        "300ms",
+        "--reconnect-max",
+        "1s",
+    ];
+    args.extend_from_slice(extra);
+    Worker::spawn("recorder", &bin, &args, &[]).expect("spawn recorder")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,4 +121,41 @@ async fn rtsp_segments_are_sealed_and_an_outage_is_a_gap_of_its_length() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "mp4"))
         .collect();
     assert!(left.len() <= handed, "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_session_end_starts_a_new_session_and_reports_no_hole() {
+    let mut p = Pipeline::new().expect("servers start");
+    p.start_all().expect("workers start");
+    let port = free_port();
+    let mut cam = camera(port);
+    let spool = p.dir.path().join("recorder");
+    let mut handed = 0;
+    let mut logs = String::new();
+    for run in 0..2 {
+        let mut rec = spawn_recorder_with(&p, port, &spool, &["--duration", "5s"]);
+        let status = rec.wait_exit(Duration::from_secs(60)).expect("recorder ends after --duration");
+        let log = rec.log_text();
+        assert!(status.success(), "run {run}: {status}\n{log}");
+        assert!(log.contains("session closed as planned"), "run {run}\n{log}");
+        handed += log.lines().filter(|l| l.contains("segment handed on")).count();
+        logs.push_str(&log);
+        // Three seconds between the two planned sessions: not a hole in either.
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    cam.kill9();
+    assert!(handed >= 2, "segments handed on: {handed}\n{logs}");
+    let sealed = p.sealed(handed, Duration::from_secs(180)).await.expect("sealed");
+    assert_eq!(sealed.len(), handed, "every segment sealed once");
+    let store = p.store().await.expect("store");
+    let mut sessions = std::collections::BTreeSet::new();
+    for ev in &sealed {
+        sessions.insert(ev.file_name.rsplit_once('_').map(|(s, _)| s.to_owned()).expect("session prefix"));
+        let rep = ev.objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).expect("report object");
+        let rep: ScanReportV1 =
+            serde_json::from_slice(&store.get_bytes(&ev.bucket, &rep.key, 1 << 20).await.expect("report"))
+                .expect("report json");
+        assert!(rep.findings.is_empty(), "{}: {:?}\n{logs}", ev.file_name, rep.findings);
+    }
+    assert_eq!(sessions.len(), 2, "two planned sessions, two session ids: {sessions:?}");
 }

@@ -255,10 +255,18 @@ impl Store {
                         })
                         .count();
                     st.parts.truncate(keep);
+                    if keep == 0 {
+                        // Nothing usable left under the old upload id (the server restarted or
+                        // expired it): start a new multipart upload rather than send parts to an
+                        // id the server may no longer accept.
+                        let _ =
+                            self.client().abort_multipart_upload().bucket(bucket).key(key).upload_id(&id).send().await;
+                        st.upload_id = None;
+                    }
                 }
-                Err(StoreError::NotFound { .. }) => {
+                Err(e) if forgotten_upload(&e) => {
                     // The upload is gone: completed by a run that crashed before saying so, or
-                    // expired/aborted on the server.
+                    // expired/aborted on the server, or forgotten by a restarted server.
                     if let Some(h) = self.head(bucket, key).await?
                         && h.size == size
                     {
@@ -336,7 +344,22 @@ impl Store {
                 .body(ByteStream::from(data))
                 .send()
                 .await
-                .map_err(|e| self.err("upload part", bucket, key, e))?;
+                .map_err(|e| self.err("upload part", bucket, key, e));
+            let out = match out {
+                Ok(o) => o,
+                Err(e) => {
+                    if forgotten_upload(&e) {
+                        // The server no longer knows this upload id (restarted, expired, aborted by
+                        // a lifecycle rule): forget it, so the next attempt starts a new upload
+                        // instead of failing the same way forever.
+                        tracing::warn!(file = %path.display(), upload_id = %upload_id, error = %e, "the server forgot the multipart upload; the next attempt starts it again");
+                        st.upload_id = None;
+                        st.parts.clear();
+                        write_state(state_path, &st)?;
+                    }
+                    return Err(e.into());
+                }
+            };
             st.parts.push(PartState {
                 number,
                 size: len,
@@ -424,5 +447,17 @@ impl Store {
             let _ = self.client().abort_multipart_upload().bucket(&st.bucket).key(&st.key).upload_id(id).send().await;
         }
         let _ = std::fs::remove_file(state_path);
+    }
+}
+
+/// Whether an upload-part error means the server does not know the upload id any more. AWS says
+/// `NoSuchUpload` (404); s3s-fs, after a restart, `AccessDenied`.
+fn forgotten_upload(e: &StoreError) -> bool {
+    match e {
+        StoreError::Service { code, status, .. } => {
+            matches!(code.as_str(), "NoSuchUpload" | "AccessDenied") || *status == Some(404)
+        }
+        StoreError::NotFound { .. } => true,
+        _ => false,
     }
 }

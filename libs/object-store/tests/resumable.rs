@@ -118,3 +118,46 @@ async fn a_file_that_grew_after_the_upload_began_is_refused() {
     let Err(e @ ResumeError::Changed { .. }) = err else { panic!("expected Changed, got {err:?}") };
     assert!(e.to_string().contains("changed since its upload began"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_server_forgot_is_started_again_not_retried_forever() {
+    // Found by the long fault run: after a station agent was killed mid-upload and the S3 server
+    // was down and restarted, the server refused every part of the old upload id, and the agent
+    // retried the same refused request forever. The same happens when a lifecycle rule
+    // (AbortIncompleteMultipartUpload) aborts an upload a station has not finished: here the
+    // upload is aborted behind the uploader's back.
+    let s3 = S3Server::start().unwrap();
+    let (store, bucket) = store(&s3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("CAM1_20261128_111500.MP4");
+    let size = (6 * PART + 777) as usize;
+    file_of(&file, size, 11);
+    let state = dir.path().join("state.json");
+    let key = "landing/S1/D1/u3/CAM1_20261128_111500.MP4";
+    interrupted(&store, &bucket, key, &file, &state, 2).await;
+    let old_id = read_state(&state).unwrap().expect("state").upload_id;
+    store
+        .client()
+        .abort_multipart_upload()
+        .bucket(&bucket)
+        .key(key)
+        .upload_id(old_id.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    // At most one failed attempt (which forgets the old id), then a new upload that completes.
+    let mut attempts = 0;
+    let out = loop {
+        attempts += 1;
+        match store.upload_file_resumable(&bucket, key, &file, &state, &PutOpts::default(), &|_, _| {}).await {
+            Ok(o) => break o,
+            Err(e) if attempts < 2 => eprintln!("attempt {attempts}: {e}"),
+            Err(e) => panic!("still failing after {attempts} attempts: {e}"),
+        }
+    };
+    let st = read_state(&state).unwrap().expect("state");
+    assert_ne!(st.upload_id, old_id, "a new multipart upload");
+    assert_eq!(out.size, size as u64);
+    assert_eq!(store.hash_object(&bucket, key).await.unwrap(), object_store::hash_file(&file).unwrap());
+}
