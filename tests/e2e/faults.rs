@@ -106,6 +106,15 @@ fn evidence_id_of(device: &DeviceId, path: &Path) -> (EvidenceId, Blake3Digest, 
     (EvidenceId::derive(device, &b3), b3, bytes.len() as u64)
 }
 
+/// Lines in the running transcoder's log that report a full disk.
+fn no_space_lines(p: &mut Pipeline) -> usize {
+    p.workers
+        .iter_mut()
+        .filter(|w| w.name == "transcoder")
+        .map(|w| w.log_text().to_lowercase().matches("no space left").count())
+        .sum()
+}
+
 /// Kills worker `w` with SIGKILL and starts a fresh one in its place.
 fn kill_and_restart(p: &mut Pipeline, w: &str) {
     let idx = p.workers.iter().position(|x| x.name == w).expect("worker running");
@@ -140,7 +149,9 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
     let mut n = 0u64;
     for b in 0..batches {
         let fault = if b < KINDS { b } else { rng.below(KINDS) };
-        // The spool fills before the batch arrives, so the transcoder meets a full disk.
+        // The spool fills before the batch arrives, so the transcoder meets a full disk (counted
+        // from here: an earlier fill's log lines do not count).
+        let nospace_before = if fault == 7 { no_space_lines(&mut p) } else { 0 };
         let filled = if fault == 7 { spool.as_ref().map(Tmpfs::fill) } else { None };
         let mut files = Vec::new();
         for _ in 0..batch {
@@ -208,10 +219,7 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
                     let mut hit = false;
                     while !hit && started.elapsed() < Duration::from_secs(60) {
                         tokio::time::sleep(Duration::from_millis(500)).await;
-                        hit = p
-                            .workers
-                            .iter_mut()
-                            .any(|w| w.name == "transcoder" && w.log_text().to_lowercase().contains("no space left"));
+                        hit = no_space_lines(&mut p) > nospace_before;
                     }
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     let full_for = started.elapsed().as_secs();
@@ -286,7 +294,12 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
                 if agent.is_none() {
                     agent = Some(crate::station::spawn_dock(&dock_cfg, false));
                 }
-                crate::station::wait_for_parts(&p.dir.path().join("station-state"), 1, Duration::from_secs(60));
+                crate::station::wait_for_parts_of(
+                    &p.dir.path().join("station-state"),
+                    Some(f.as_path()),
+                    1,
+                    Duration::from_secs(60),
+                );
                 if let Some(a) = agent.as_mut() {
                     a.kill9();
                 }

@@ -72,6 +72,11 @@ pub(crate) fn spawn_dock(cfg: &Path, once: bool) -> Worker {
 
 /// Waits until some upload state file lists at least `parts` parts; returns its path.
 pub(crate) fn wait_for_parts(state_dir: &Path, parts: usize, timeout: Duration) -> PathBuf {
+    wait_for_parts_of(state_dir, None, parts, timeout)
+}
+
+/// [`wait_for_parts`] for the upload of `file` only, when given.
+pub(crate) fn wait_for_parts_of(state_dir: &Path, file: Option<&Path>, parts: usize, timeout: Duration) -> PathBuf {
     let deadline = Instant::now() + timeout;
     let uploads = state_dir.join("uploads");
     while Instant::now() < deadline {
@@ -81,6 +86,7 @@ pub(crate) fn wait_for_parts(state_dir: &Path, parts: usize, timeout: Duration) 
                     && let Ok(Some(st)) = object_store::read_state(&e.path())
                     && st.parts.len() >= parts
                     && st.completed_blake3.is_none()
+                    && file.is_none_or(|f| st.file == f)
                 {
                     return e.path();
                 }

@@ -3,13 +3,13 @@
 //! (`scripts/setup` builds it: `cargo install garage --locked`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
 use crate::process::find_binary;
-use crate::servers::{free_port, s3_config, wait_port};
+use crate::servers::{Nodes, free_port, s3_config, wait_port};
 
 /// Garage key ids are `GK` + 24 hex digits, secrets 64 hex digits.
 pub const GARAGE_KEY_ID: &str = "GK0e1dbce0b1d5a0c3f2e6a901";
@@ -19,7 +19,7 @@ const RPC_SECRET: &str = "3f1e5d7c9b2a4f6e8d0c1b3a5f7e9d2c4b6a8f0e1d3c5b7a9f2e4d
 
 /// Three `garage server` processes, each with its own metadata and data directory.
 pub struct GarageCluster {
-    nodes: Vec<Option<Child>>,
+    nodes: Nodes,
     pub s3_ports: Vec<u16>,
     rpc_ports: Vec<u16>,
     pub dir: tempfile::TempDir,
@@ -37,7 +37,7 @@ impl GarageCluster {
         let dir = tempfile::tempdir()?;
         let s3_ports = (0..3).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
         let rpc_ports = (0..3).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
-        let mut c = Self { nodes: vec![None, None, None], s3_ports, rpc_ports, dir, bin };
+        let mut c = Self { nodes: Nodes::new(3), s3_ports, rpc_ports, dir, bin };
         for i in 0..3 {
             c.write_config(i)?;
             c.spawn(i)?;
@@ -95,7 +95,7 @@ impl GarageCluster {
             .with_context(|| format!("spawn {}", self.bin.display()))?;
         wait_port(self.rpc_ports[i], &mut child, "garage (RPC)")?;
         wait_port(self.s3_ports[i], &mut child, "garage (S3 API)")?;
-        self.nodes[i] = Some(child);
+        self.nodes.set(i, child);
         Ok(())
     }
 
@@ -120,10 +120,7 @@ impl GarageCluster {
 
     /// Kills node `i` (0-based) as a crash would.
     pub fn kill(&mut self, i: usize) {
-        if let Some(mut c) = self.nodes[i].take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.nodes.kill(i);
     }
 
     /// Starts node `i` again on its ports and directories.
@@ -159,13 +156,5 @@ fn run_cli(bin: &Path, config: &Path, args: &[&str]) -> anyhow::Result<String> {
             bail!("garage {} failed: {text}", args.join(" "));
         }
         std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-impl Drop for GarageCluster {
-    fn drop(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.kill(i);
-        }
     }
 }

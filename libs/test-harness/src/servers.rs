@@ -117,7 +117,7 @@ impl Drop for NatsServer {
 /// A 3-node JetStream cluster on loopback (what deploy/nats/cluster/ configures for
 /// production), each node with its own store. Nodes can be killed and restarted.
 pub struct NatsCluster {
-    nodes: Vec<Option<Child>>,
+    nodes: Nodes,
     pub ports: Vec<u16>,
     cluster_ports: Vec<u16>,
     pub store: tempfile::TempDir,
@@ -132,13 +132,13 @@ impl NatsCluster {
         let store = tempfile::tempdir()?;
         let ports = (0..3).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
         let cluster_ports = (0..3).map(|_| free_port()).collect::<anyhow::Result<Vec<_>>>()?;
-        let mut c = Self { nodes: vec![None, None, None], ports, cluster_ports, store, bin };
+        let mut c = Self { nodes: Nodes::new(3), ports, cluster_ports, store, bin };
         for i in 0..3 {
             c.spawn(i)?;
         }
         for i in 0..3 {
             let port = c.ports[i];
-            let child = c.nodes[i].as_mut().context("node")?;
+            let child = c.nodes.get_mut(i).context("node")?;
             wait_port(port, child, "nats-server (cluster node)")?;
         }
         Ok(c)
@@ -166,7 +166,7 @@ impl NatsCluster {
             .stderr(log)
             .spawn()
             .with_context(|| format!("spawn {}", self.bin.display()))?;
-        self.nodes[i] = Some(child);
+        self.nodes.set(i, child);
         Ok(())
     }
 
@@ -177,10 +177,7 @@ impl NatsCluster {
 
     /// Kills node `i` (0-based) as a crash would.
     pub fn kill(&mut self, i: usize) {
-        if let Some(mut c) = self.nodes[i].take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.nodes.kill(i);
     }
 
     /// Starts node `i` again on its ports and store.
@@ -191,14 +188,42 @@ impl NatsCluster {
         self.kill(i);
         self.spawn(i)?;
         let port = self.ports[i];
-        let child = self.nodes[i].as_mut().context("node")?;
+        let child = self.nodes.get_mut(i).context("node")?;
         wait_port(port, child, "nats-server (cluster node)")
     }
 }
 
-impl Drop for NatsCluster {
+/// The processes of a cluster by node index; a killed node's slot is empty until it is started
+/// again; every node is killed on drop.
+pub(crate) struct Nodes(Vec<Option<Child>>);
+
+impl Nodes {
+    pub(crate) fn new(n: usize) -> Self {
+        Self((0..n).map(|_| None).collect())
+    }
+
+    /// Puts a started process in slot `i` (killing whatever ran there).
+    pub(crate) fn set(&mut self, i: usize, child: Child) {
+        self.kill(i);
+        self.0[i] = Some(child);
+    }
+
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut Child> {
+        self.0[i].as_mut()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub(crate) fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.0[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Nodes {
     fn drop(&mut self) {
-        for i in 0..self.nodes.len() {
+        for i in 0..self.0.len() {
             self.kill(i);
         }
     }
