@@ -130,6 +130,12 @@ impl SealHandler {
         }
     }
 
+    /// Downloads an object already in the evidence bucket (stored by an earlier attempt) into the
+    /// spool, to be validated like a fresh one.
+    async fn fetch_stored(&self, what: &'static str, key: &str, path: &Path) -> Result<Digests, SealError> {
+        self.store.download_to_file(self.bucket(), key, path).await.map_err(|source| SealError::Store { what, source })
+    }
+
     /// Downloads a staged object into the spool and checks it is what the earlier stage announced.
     async fn fetch(&self, what: &'static str, src: &ObjectV1, path: &Path) -> Result<Digests, SealError> {
         let d = self
@@ -306,12 +312,7 @@ impl SealHandler {
         // Embedded manifest (MP4).
         if let (Some(format), Some(side)) = (format, sidecar) {
             let (digests, fresh_check) = if stored.is_some() {
-                let dg = self
-                    .store
-                    .download_to_file(self.bucket(), &key, &copy_out)
-                    .await
-                    .map_err(|source| SealError::Store { what: "copy", source })?;
-                (dg, None)
+                (self.fetch_stored("copy", &key, &copy_out).await?, None)
             } else {
                 let fetched = self.fetch("copy", &d.object, &copy_in).await?;
                 let (creds, i, o, p, orig, s, a) = (
@@ -339,12 +340,7 @@ impl SealHandler {
                                     key,
                                     "another attempt stored this copy first; validating and reusing it"
                                 );
-                                let dg = self
-                                    .store
-                                    .download_to_file(self.bucket(), &key, &copy_out)
-                                    .await
-                                    .map_err(|source| SealError::Store { what: "copy", source })?;
-                                (dg, None)
+                                (self.fetch_stored("copy", &key, &copy_out).await?, None)
                             }
                             Err(e) => return Err(e),
                         }

@@ -725,11 +725,11 @@ impl Agent {
             return Err("its size or modification time changed since the upload".into());
         }
         let path = r.path.clone();
-        let d = tokio::task::spawn_blocking(move || object_store::hash_file(&path))
+        let b3 = tokio::task::spawn_blocking(move || object_store::blake3_file(&path))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        if Some(d.blake3) != r.blake3 {
+        if Some(b3) != r.blake3 {
             return Err("its content differs from what was uploaded".into());
         }
         Ok(())

@@ -136,10 +136,7 @@ pub async fn make(
         continuity::DEFAULT_TOLERANCE_NS,
     );
     let tolerance = u64::try_from(cfg.duration_tolerance.as_nanos()).unwrap_or(u64::MAX);
-    let mut problems = crate::verify::verify(source_report, &report, tolerance);
-    if let Some(plan) = frame {
-        problems.extend(crate::verify::frame_size(&report, plan));
-    }
+    let problems = crate::verify::verify(source_report, &report, tolerance, frame);
     if !problems.is_empty() {
         let _ = std::fs::remove_file(output);
         return Err(NoCopy {

@@ -1,12 +1,18 @@
 //! Checks a copy against its source before it is handed to the sealer: it demuxes, it has the
-//! same kinds of stream, its duration matches, and it has no gap the source does not have.
+//! same kinds of stream, its duration matches, it has no gap the source does not have, and its
+//! frames have the planned size.
 //! (Every gap of the source must also stay in the copy: the pipelines keep timestamps as they
 //! are, and the issue that deepens the transcoder tests that rule gap by gap.)
 
 use evidence_contracts::report::{FileReport, FindingKind, StreamKind};
 
 /// Problems found; empty when the copy is good.
-pub fn verify(source_report: &FileReport, copy: &FileReport, tolerance_ns: u64) -> Vec<String> {
+pub fn verify(
+    source_report: &FileReport,
+    copy: &FileReport,
+    tolerance_ns: u64,
+    frame: Option<crate::frame::FramePlan>,
+) -> Vec<String> {
     let source = &gst_support::continuity::summary(source_report);
     let mut problems = Vec::new();
     if !copy.readable {
@@ -60,11 +66,12 @@ pub fn verify(source_report: &FileReport, copy: &FileReport, tolerance_ns: u64) 
             ));
         }
     }
+    problems.extend(frame.and_then(|plan| frame_size(copy, plan)));
     problems
 }
 
 /// The copy's video frames must have the size planned for them (limits and padding applied).
-pub fn frame_size(copy: &FileReport, plan: crate::frame::FramePlan) -> Option<String> {
+fn frame_size(copy: &FileReport, plan: crate::frame::FramePlan) -> Option<String> {
     let want = plan.output();
     let got = copy.streams.iter().find(|s| s.kind == StreamKind::Video).map(|s| (s.width, s.height));
     match got {

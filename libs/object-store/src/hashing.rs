@@ -55,6 +55,17 @@ impl StreamHasher {
     }
 }
 
+/// BLAKE3 alone of a local file (memory-mapped, all cores): for checks against a BLAKE3 recorded
+/// earlier, where computing SHA-256 too would make the read several times slower. Blocking.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn blake3_file(path: &Path) -> std::io::Result<Blake3Digest> {
+    let mut h = blake3::Hasher::new();
+    h.update_mmap_rayon(path)?;
+    Ok(Blake3Digest(*h.finalize().as_bytes()))
+}
+
 /// Hashes a local file: the calling thread reads 8 MiB blocks; one thread runs SHA-256 and
 /// another BLAKE3 over the same blocks, so SHA-256 (which cannot be split across cores) never
 /// waits for BLAKE3 and the total is close to SHA-256 alone. Memory: at most 2 × 4 blocks in

@@ -434,11 +434,10 @@ impl Store {
 
     async fn local_blake3(&self, path: &Path) -> Result<Blake3Digest, StoreError> {
         let p = path.to_owned();
-        let d = tokio::task::spawn_blocking(move || crate::hashing::hash_file(&p))
+        tokio::task::spawn_blocking(move || crate::hashing::blake3_file(&p))
             .await
             .expect("hashing does not panic")
-            .map_err(|e| StoreError::Io { op: "read", path: path.to_owned(), source: e })?;
-        Ok(d.blake3)
+            .map_err(|e| StoreError::Io { op: "read", path: path.to_owned(), source: e })
     }
 
     /// Aborts a recorded multipart upload (best effort) and forgets its state.

@@ -310,25 +310,19 @@ async fn run_one<H: Handler>(
                     let after = cfg.backoff_for(delivered);
                     tracing::warn!(error = %e, error_kind = e.kind(), retry_in = ?after,
                         "a dependency is unavailable; the job is kept and retried until it is back");
-                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(after))).await {
-                        tracing::debug!(error = %e, "nak failed; redelivery after ack_wait");
-                    }
+                    nak(msg, after).await;
                     "unavailable"
                 }
                 Disposition::Wait => {
                     let after = cfg.backoff_for(delivered);
                     tracing::info!(reason = %e, retry_in = ?after, "waiting for other work in progress; the job is kept");
-                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(after))).await {
-                        tracing::debug!(error = %e, "nak failed; redelivery after ack_wait");
-                    }
+                    nak(msg, after).await;
                     "wait"
                 }
                 Disposition::Retry => {
                     let after = cfg.backoff_for(delivered);
                     tracing::warn!(error = %e, error_kind = e.kind(), retry_in = ?after, "delivery failed; will retry");
-                    if let Err(e) = msg.ack_with(AckKind::Nak(Some(after))).await {
-                        tracing::debug!(error = %e, "nak failed; redelivery after ack_wait");
-                    }
+                    nak(msg, after).await;
                     "retry"
                 }
                 Disposition::Reject(reason) => {
@@ -336,6 +330,13 @@ async fn run_one<H: Handler>(
                 }
             }
         }
+    }
+}
+
+/// Keeps the message for redelivery after `after` (a lost nak means redelivery after `ack_wait`).
+async fn nak(msg: &jetstream::Message, after: Duration) {
+    if let Err(e) = msg.ack_with(AckKind::Nak(Some(after))).await {
+        tracing::debug!(error = %e, "nak failed; redelivery after ack_wait");
     }
 }
 
@@ -399,7 +400,7 @@ async fn reject<H: Handler>(
             let after = cfg.backoff_for(delivered);
             tracing::error!(reason = reason.as_str(), detail = %detail, error = %e, retry_in = ?after,
                 "message must be rejected but the rejection event could not be stored; keeping the message");
-            let _ = msg.ack_with(AckKind::Nak(Some(after))).await;
+            nak(msg, after).await;
             "retry"
         }
     }
