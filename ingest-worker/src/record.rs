@@ -206,15 +206,11 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
         },
         Err(_) => None,
     };
-    let new_session =
-        || Session { session_id: format!("{camera}-{}", Utc::now().format("%Y%m%dT%H%M%SZ")), ..Default::default() };
-    let (session, resumed) = match existing {
-        // The last session ended as planned: a new one starts; receipts still awaited carry over.
-        Some(old) if old.closed_at.is_some() => (Session { waiting: old.waiting, ..new_session() }, false),
-        Some(old) => (old, true),
-        None => (new_session(), false),
-    };
-    tracing::info!(camera = %camera, session = %session.session_id, resumed, "recorder started");
+    // The last session ended as planned: a new one starts (after that session's own leftovers
+    // are handed on, under its name); receipts still awaited carry over.
+    let closed = existing.as_ref().is_some_and(|s| s.closed_at.is_some());
+    let resumed = existing.is_some() && !closed;
+    let session = existing.unwrap_or_else(|| new_session(&camera));
     let ctx = Arc::new(Ctx {
         bucket: ends.s3.working_bucket.clone(),
         args,
@@ -227,13 +223,18 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
         session: Mutex::new(session),
     });
 
-    // Segments a killed recorder left behind go first, in order.
+    // Segments a killed recorder left behind go first, in order, in the session they belong to.
     let mut ended_by: Option<&'static str> = resumed.then_some("restart");
     for (path, side) in ctx.leftovers() {
         let end = std::fs::metadata(&path).and_then(|m| m.modified()).map(DateTime::<Utc>::from).unwrap_or(side.start);
         tracing::warn!(file = %path.display(), "segment left by an interrupted recorder; handing it on");
         ctx.hand_off_until_done(&path, side.index, side.start, end, "split", &shutdown).await;
     }
+    if closed {
+        let mut s = lock(&ctx.session);
+        *s = Session { waiting: std::mem::take(&mut s.waiting), ..new_session(&ctx.camera) };
+    }
+    tracing::info!(camera = %ctx.camera, session = %lock(&ctx.session).session_id, resumed, "recorder started");
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Rec>();
     let handler = {
@@ -337,6 +338,11 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     tracing::info!(camera = %ctx.camera, "recorder stopped");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A session starting now.
+fn new_session(camera: &DeviceId) -> Session {
+    Session { session_id: format!("{camera}-{}", Utc::now().format("%Y%m%dT%H%M%SZ")), ..Default::default() }
 }
 
 /// The segment index in a file name `<prefix>_<NNNNN>.mp4`.

@@ -138,6 +138,8 @@ async fn a_planned_session_end_starts_a_new_session_and_reports_no_hole() {
         let log = rec.log_text();
         assert!(status.success(), "run {run}: {status}\n{log}");
         assert!(log.contains("session closed as planned"), "run {run}\n{log}");
+        // A planned end hands on every segment the muxer opened, the last one included.
+        assert!(!log.contains("left by an interrupted recorder"), "run {run}\n{log}");
         handed += log.lines().filter(|l| l.contains("segment handed on")).count();
         logs.push_str(&log);
         // Three seconds between the two planned sessions: not a hole in either.

@@ -179,31 +179,17 @@ pub fn capture(
                 finish_mux(&g);
             }
         }
-        // Once ending: stop as soon as nothing is left to close (no open segment, or one that
-        // never got a frame), else give the muxer a moment to close it properly.
+        // Once ending: the muxer has been sent EOS; the pipeline's EOS message says it has
+        // closed its file (a segment it opened just before, whose message is still queued,
+        // included). Stop at once if no frame ever arrived, else give it at most 3 s.
         if let Some((_, since)) = &ending
-            && (open.is_none()
-                || frames.load(std::sync::atomic::Ordering::Relaxed) == 0
-                || since.elapsed() > Duration::from_secs(3))
+            && (frames.load(std::sync::atomic::Ordering::Relaxed) == 0 || since.elapsed() > Duration::from_secs(3))
         {
             break;
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else { continue };
         match msg.view() {
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure()
-                    && let Some((opened, path, rt)) = fragment_message(s)
-                {
-                    let at = wall_of(&g.pipeline, rt);
-                    if opened {
-                        open = Some((path.clone(), at));
-                        events(CaptureEvent::Opened { path, start: at });
-                    } else {
-                        let start = open.take().map_or(at, |(_, s)| s);
-                        events(CaptureEvent::Closed { path, start, end: at });
-                    }
-                }
-            }
+            gst::MessageView::Element(_) => on_fragment(&msg, &g, &mut open, events),
             gst::MessageView::Eos(_) => {
                 if ending.is_none() {
                     ending = Some((CaptureEnd::Lost("the camera ended the stream".into()), std::time::Instant::now()));
@@ -220,6 +206,10 @@ pub fn capture(
             }
             _ => {}
         }
+    }
+    // Boundaries still queued (a segment opened or closed as the capture ended) are not lost.
+    while let Some(msg) = bus.pop() {
+        on_fragment(&msg, &g, &mut open, events);
     }
     // A segment still open (the muxer did not close it): report it with what is known, unless
     // no frame ever arrived in this capture (a reconnect attempt the camera did not answer).
@@ -239,6 +229,25 @@ pub fn capture(
         CaptureEnd::Lost(why) => CaptureEnd::Lost(why.replace(&spec.url, &redact(&spec.url))),
         other => other,
     })
+}
+
+/// A splitmuxsink boundary message, turned into an event in wall-clock time.
+fn on_fragment(
+    msg: &gst::Message,
+    g: &PipelineGuard,
+    open: &mut Option<(PathBuf, DateTime<Utc>)>,
+    events: &(dyn Fn(CaptureEvent) + Send + Sync),
+) {
+    let gst::MessageView::Element(e) = msg.view() else { return };
+    let Some((opened, path, rt)) = e.structure().and_then(fragment_message) else { return };
+    let at = wall_of(&g.pipeline, rt);
+    if opened {
+        *open = Some((path.clone(), at));
+        events(CaptureEvent::Opened { path, start: at });
+    } else {
+        let start = open.take().map_or(at, |(_, s)| s);
+        events(CaptureEvent::Closed { path, start, end: at });
+    }
 }
 
 /// Pushes EOS straight into the muxer so the open segment is finalised although the source
