@@ -163,6 +163,7 @@ pub fn capture(
         });
     }
     let last_seen = || DateTime::<Utc>::from_timestamp_nanos(last_frame.load(std::sync::atomic::Ordering::Relaxed));
+    let no_frame = || frames.load(std::sync::atomic::Ordering::Relaxed) == 0;
     let mut open: Option<(PathBuf, DateTime<Utc>)> = None;
     let mut ending: Option<(CaptureEnd, std::time::Instant)> = None;
     loop {
@@ -183,13 +184,13 @@ pub fn capture(
         // closed its file (a segment it opened just before, whose message is still queued,
         // included). Stop at once if no frame ever arrived, else give it at most 3 s.
         if let Some((_, since)) = &ending
-            && (frames.load(std::sync::atomic::Ordering::Relaxed) == 0 || since.elapsed() > Duration::from_secs(3))
+            && (no_frame() || since.elapsed() > Duration::from_secs(3))
         {
             break;
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else { continue };
         match msg.view() {
-            gst::MessageView::Element(_) => on_fragment(&msg, &g, &mut open, events),
+            gst::MessageView::Element(_) => on_fragment(&msg, &g, &mut open, no_frame(), events),
             gst::MessageView::Eos(_) => {
                 if ending.is_none() {
                     ending = Some((CaptureEnd::Lost("the camera ended the stream".into()), std::time::Instant::now()));
@@ -209,20 +210,21 @@ pub fn capture(
     }
     // Boundaries still queued (a segment opened or closed as the capture ended) are not lost.
     while let Some(msg) = bus.pop() {
-        on_fragment(&msg, &g, &mut open, events);
+        on_fragment(&msg, &g, &mut open, no_frame(), events);
     }
     // A segment still open (the muxer did not close it): report it with what is known, unless
     // no frame ever arrived in this capture (a reconnect attempt the camera did not answer).
     drop(g);
-    if let Some((path, start)) = open.take() {
-        if frames.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-            let _ = std::fs::remove_file(&path);
-            tracing::info!(file = %path.display(), "no frame arrived; the empty segment file is removed");
-            events(CaptureEvent::Discarded { path });
-        } else {
-            let end = last_seen().max(start);
-            events(CaptureEvent::Closed { path, start, end });
+    if no_frame() {
+        // The only file this capture can have made is its first, whether or not its message
+        // came before the pipeline stopped.
+        let first = spec.dir.join(format!("{}_{:05}.mp4", spec.prefix, spec.start_index));
+        if open.take().is_some() || first.exists() {
+            discard(first, events);
         }
+    } else if let Some((path, start)) = open.take() {
+        let end = last_seen().max(start);
+        events(CaptureEvent::Closed { path, start, end });
     }
     let end = ending.map_or(CaptureEnd::Lost("the pipeline stopped".into()), |(e, _)| e);
     Ok(match end {
@@ -236,6 +238,7 @@ fn on_fragment(
     msg: &gst::Message,
     g: &PipelineGuard,
     open: &mut Option<(PathBuf, DateTime<Utc>)>,
+    no_frame: bool,
     events: &(dyn Fn(CaptureEvent) + Send + Sync),
 ) {
     let gst::MessageView::Element(e) = msg.view() else { return };
@@ -244,10 +247,21 @@ fn on_fragment(
     if opened {
         *open = Some((path.clone(), at));
         events(CaptureEvent::Opened { path, start: at });
+    } else if no_frame {
+        // The muxer was sent EOS before any frame came (a reconnect the camera did not answer):
+        // it opened and closed a file that holds nothing from the camera.
+        open.take();
+        discard(path, events);
     } else {
         let start = open.take().map_or(at, |(_, s)| s);
         events(CaptureEvent::Closed { path, start, end: at });
     }
+}
+
+fn discard(path: PathBuf, events: &(dyn Fn(CaptureEvent) + Send + Sync)) {
+    let _ = std::fs::remove_file(&path);
+    tracing::info!(file = %path.display(), "no frame arrived; the empty segment file is removed");
+    events(CaptureEvent::Discarded { path });
 }
 
 /// Pushes EOS straight into the muxer so the open segment is finalised although the source
