@@ -4,10 +4,17 @@
 //! Idempotency: the evidence id is derived from device + content hash; the staging key of the
 //! report and the job's message id derive from it. A redelivered request re-downloads,
 //! re-verifies and re-scans (cheap compared with losing a check), overwrites its own staging
-//! report with the same content, and republishes a job that JetStream drops as a duplicate.
+//! report with the same content, and republishes a job that JetStream drops as a duplicate
+//! (except while it waits for a seal, below).
 //! Nothing in the landing area is ever deleted here.
+//!
+//! A request whose recording is already in the pipeline (sent by another station, or an
+//! earlier delivery whose job was published) waits for the seal. Its bytes are verified once
+//! per worker process; its redeliveries while it waits are answered from memory, not by
+//! downloading and scanning the landing object again.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -35,6 +42,8 @@ pub struct IngestHandler {
     js: async_nats::jetstream::Context,
     calendar: Arc<work_calendar::Calendar>,
     rule: work_calendar::Rule,
+    /// Requests (evidence id, station) verified here whose recording is in the pipeline.
+    waiting: Arc<Mutex<HashSet<(EvidenceId, StationId)>>>,
 }
 
 impl IngestHandler {
@@ -45,7 +54,7 @@ impl IngestHandler {
         calendar: work_calendar::Calendar,
         rule: work_calendar::Rule,
     ) -> Self {
-        Self { cfg: Arc::new(cfg), store, js, calendar: Arc::new(calendar), rule }
+        Self { cfg: Arc::new(cfg), store, js, calendar: Arc::new(calendar), rule, waiting: Arc::default() }
     }
 
     /// The recording's upload deadline and whether `now` meets it.
@@ -130,8 +139,17 @@ impl Handler for IngestHandler {
         let evidence_id = req.evidence_id();
         // The same recording may be sealed already (docked earlier here, or at another station):
         // this station gets its own receipt for the package; nothing is processed twice.
+        let waiter = (evidence_id, req.station_id.clone());
         if let Some(sealed) = self.sealed_event(&evidence_id).await? {
+            self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&waiter);
             return self.answer_with_existing_package(&req, &sealed).await;
+        }
+        if self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&waiter) {
+            tracing::debug!(%evidence_id, station = %req.station_id, "verified earlier; still waiting for the seal");
+            return Err(IngestError::InProgress {
+                evidence_id: evidence_id.to_string(),
+                station: req.station_id.to_string(),
+            });
         }
         tracing::info!(%evidence_id, object = %req.landing, size = req.size_bytes, delivered = delivery.delivered, "verifying upload");
 
@@ -228,6 +246,7 @@ impl Handler for IngestHandler {
         if duplicate {
             // A job for these bytes exists already (an earlier delivery of this request, or
             // the same recording from another station): wait for its seal, then answer.
+            self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(waiter);
             return Err(IngestError::InProgress { evidence_id: evidence_id.to_string(), station });
         }
         Ok(())

@@ -149,6 +149,14 @@ async fn every_station_that_uploads_a_recording_gets_its_receipt_and_it_is_seale
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(p.sealed(2, Duration::from_secs(2)).await.expect("sealed").len(), 1, "sealed once");
     assert_drained(&p).await;
+    // A request that waits for the seal is verified once, not at every redelivery; the one
+    // that came after the seal is answered without a download.
+    let id = first[0].evidence_id.to_string();
+    let log = p.workers[0].log_text();
+    let verified = log.lines().filter(|l| l.contains("verifying upload") && l.contains(&id)).count();
+    let waits = log.lines().filter(|l| l.contains("waiting for other work in progress") && l.contains(&id)).count();
+    assert!((1..=2).contains(&verified), "verified {verified} times (once per station at most)\n{log}");
+    eprintln!("verified {verified} times, waited {waits} times for the seal");
 
     // A request that claims another station: its rejection receipt goes to the sender's
     // subject, never to the station it names.
