@@ -119,10 +119,44 @@ pub struct DockOptions {
     pub interactive: bool,
 }
 
+/// Exponential backoff after failures: the whole station's (server unreachable, busy, full), or
+/// one file's (the device cannot be read) so that one bad file does not hold the other slots up.
+#[derive(Debug, Default)]
 struct Backoff {
     until: Option<Instant>,
     level: u32,
     reason: String,
+}
+
+impl Backoff {
+    fn active(&self, now: Instant) -> bool {
+        self.until.is_some_and(|u| now < u)
+    }
+
+    /// Records one more failure; returns how long to wait (`min` doubling up to `max`).
+    fn fail(&mut self, now: Instant, min: Duration, max: Duration, reason: String) -> Duration {
+        let wait = min.saturating_mul(1 << self.level.min(16)).min(max);
+        self.level += 1;
+        self.until = Some(now + wait);
+        self.reason = reason;
+        wait
+    }
+}
+
+/// Whether a failed upload holds up the whole station or only its file.
+#[derive(Debug, PartialEq, Eq)]
+enum Scope {
+    Station,
+    /// The file on the device could not be read (a bad sector, the camera pulled mid-upload):
+    /// other files and slots go on.
+    File,
+}
+
+fn scope_of(e: &StoreError, file: &Path) -> Scope {
+    match e {
+        StoreError::Io { path, .. } if path == file => Scope::File,
+        _ => Scope::Station,
+    }
 }
 
 struct Agent {
@@ -138,6 +172,8 @@ struct Agent {
     inflight: Mutex<HashSet<String>>,
     progress: Mutex<HashMap<String, (u64, u64)>>,
     backoff: Mutex<Backoff>,
+    /// Per-file backoff, by file id.
+    file_backoff: Mutex<HashMap<String, Backoff>>,
     slots_seen: Mutex<BTreeMap<String, (String, Option<String>)>>,
 }
 
@@ -229,7 +265,8 @@ pub async fn run(cfg: Config, opts: DockOptions) -> anyhow::Result<ExitCode> {
         records: Mutex::new(records),
         inflight: Mutex::new(HashSet::new()),
         progress: Mutex::new(HashMap::new()),
-        backoff: Mutex::new(Backoff { until: None, level: 0, reason: String::new() }),
+        backoff: Mutex::new(Backoff::default()),
+        file_backoff: Mutex::new(HashMap::new()),
         slots_seen: Mutex::new(BTreeMap::new()),
     });
     agent.main_loop(opts, shutdown).await
@@ -496,25 +533,33 @@ impl Agent {
     }
 
     fn backing_off(&self) -> bool {
-        lock(&self.backoff).until.is_some_and(|u| Instant::now() < u)
+        lock(&self.backoff).active(Instant::now())
     }
 
     fn back_off(&self, reason: &'static str, detail: &str) {
-        let mut b = lock(&self.backoff);
         let d = &self.cfg.dock;
-        let wait = d.backoff_min.saturating_mul(1 << b.level.min(16)).min(d.backoff_max);
-        b.level += 1;
-        b.until = Some(Instant::now() + wait);
-        b.reason = format!("{reason}: {detail}");
+        let wait =
+            lock(&self.backoff).fail(Instant::now(), d.backoff_min, d.backoff_max, format!("{reason}: {detail}"));
         metrics::backoff(self.station.as_str(), reason);
         tracing::warn!(reason, detail, retry_in = ?wait, "backing off");
     }
 
-    fn succeeded(&self) {
-        let mut b = lock(&self.backoff);
-        b.level = 0;
-        b.until = None;
-        b.reason.clear();
+    /// Only this file waits; the other files and slots go on.
+    fn back_off_file(&self, id: &str, reason: &'static str, detail: &str) {
+        let d = &self.cfg.dock;
+        let wait = lock(&self.file_backoff).entry(id.to_owned()).or_default().fail(
+            Instant::now(),
+            d.backoff_min,
+            d.backoff_max,
+            format!("{reason}: {detail}"),
+        );
+        metrics::backoff(self.station.as_str(), reason);
+        tracing::warn!(reason, detail, retry_in = ?wait, "backing off this file; the others go on");
+    }
+
+    fn succeeded(&self, id: &str) {
+        *lock(&self.backoff) = Backoff::default();
+        lock(&self.file_backoff).remove(id);
     }
 
     /// Starts work for files that need it, up to `parallel_uploads` at once.
@@ -524,9 +569,12 @@ impl Agent {
         }
         let todo: Vec<String> = {
             let records = lock(&self.records);
+            let waiting = lock(&self.file_backoff);
+            let now = Instant::now();
             present
                 .iter()
                 .filter(|id| records.get(*id).is_some_and(|r| matches!(r.state, FileState::New | FileState::Uploaded)))
+                .filter(|id| !waiting.get(*id).is_some_and(|b| b.active(now)))
                 .cloned()
                 .collect()
         };
@@ -576,7 +624,7 @@ impl Agent {
                     r.state = FileState::Uploaded;
                     r.updated = Utc::now();
                     self.save(&r);
-                    self.succeeded();
+                    self.succeeded(id);
                 }
                 Err(ResumeError::Changed { path, detail }) => {
                     r.state = FileState::Refused;
@@ -588,6 +636,10 @@ impl Agent {
                     tracing::error!(file = %path.display(), detail, "file changed during its upload; refused");
                     metrics::refused(station, "changed");
                     self.save(&r);
+                    return;
+                }
+                Err(ResumeError::Store(e)) if scope_of(&e, &r.path) == Scope::File => {
+                    self.back_off_file(id, "device_read", &format!("{e}; check the device in slot {}", r.slot));
                     return;
                 }
                 Err(ResumeError::Store(e)) => {
@@ -626,7 +678,7 @@ impl Agent {
                     r.updated = Utc::now();
                     tracing::info!(file = %r.path.display(), evidence_id = %req.evidence_id(), duplicate, "ingest request published");
                     self.save(&r);
-                    self.succeeded();
+                    self.succeeded(id);
                 }
                 Err(e) => {
                     let text = e.to_string();
@@ -802,8 +854,12 @@ impl Agent {
                 officer.as_deref().unwrap_or("UNBOUND")
             ));
         }
-        if backoff.until.is_some_and(|u| Instant::now() < u) {
+        let now = Instant::now();
+        if backoff.active(now) {
             lines.push(format!("backing off: {}", backoff.reason));
+        }
+        for b in lock(&self.file_backoff).values().filter(|b| b.active(now)) {
+            lines.push(format!("waiting: {}", b.reason));
         }
         lines
     }
@@ -885,6 +941,37 @@ mod tests {
         assert_eq!(record_id("D1", "DCIM/A.MP4"), record_id("D1", "DCIM/A.MP4"));
         assert_ne!(record_id("D1", "DCIM/A.MP4"), record_id("D2", "DCIM/A.MP4"));
         assert_ne!(record_id("D1", "DCIM/A.MP4"), record_id("D1", "DCIM/B.MP4"));
+    }
+
+    #[test]
+    fn a_device_read_error_holds_up_its_file_only_and_backoff_doubles_to_its_cap() {
+        let file = Path::new("/media/dock/slot1/DCIM/A.MP4");
+        let read = |p: &Path| StoreError::Io {
+            op: "read",
+            path: p.to_owned(),
+            source: std::io::Error::from_raw_os_error(5), // EIO
+        };
+        assert_eq!(scope_of(&read(file), file), Scope::File);
+        // The station's own state or another path is the station's problem.
+        assert_eq!(scope_of(&read(Path::new("/var/lib/station/uploads/x.json")), file), Scope::Station);
+        let down = StoreError::Unreachable {
+            endpoint: "http://s3".into(),
+            op: "put",
+            bucket: "b".into(),
+            key: "k".into(),
+            detail: "refused".into(),
+        };
+        assert_eq!(scope_of(&down, file), Scope::Station);
+
+        let t0 = Instant::now();
+        let (min, max) = (Duration::from_secs(2), Duration::from_secs(10));
+        let mut b = Backoff::default();
+        assert!(!b.active(t0));
+        let waits: Vec<u64> = (0..5).map(|_| b.fail(t0, min, max, "device_read: x".into()).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 10, 10]);
+        assert!(b.active(t0 + Duration::from_secs(9)));
+        assert!(!b.active(t0 + Duration::from_secs(10)));
+        assert_eq!(b.reason, "device_read: x");
     }
 
     #[test]
