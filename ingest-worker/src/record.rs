@@ -58,6 +58,10 @@ pub struct RecordArgs {
     /// `h264` or `h265`.
     #[arg(long, default_value = "h264")]
     pub codec: String,
+    /// The camera's audio, kept as sent: `aac` (RTP MPEG4-GENERIC) or `aac-latm` (MP4A-LATM).
+    /// Without it only video is recorded (and a warning says so if the camera sends audio).
+    #[arg(long)]
+    pub audio: Option<String>,
     /// Segment length.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub segment: Duration,
@@ -273,6 +277,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     };
 
     let mut backoff = ctx.args.reconnect_min;
+    let mut audio = ctx.args.audio.clone();
     while !shutdown.is_cancelled() {
         // Never reuse a segment file name: segments still on disk (waiting for their receipt,
         // or not yet handed on) would be overwritten.
@@ -280,6 +285,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
         let spec = CaptureSpec {
             url: ctx.args.url.clone(),
             codec: ctx.args.codec.clone(),
+            audio: audio.clone(),
             dir: ctx.dir.clone(),
             prefix: lock(&ctx.session).session_id.clone(),
             start_index,
@@ -312,6 +318,13 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
         .context("capture thread")??;
         match end {
             CaptureEnd::Cancelled => break,
+            CaptureEnd::NoAudio(why) => {
+                // Video matters more than a configuration mismatch: record it, say so loudly.
+                crate::metrics::record_outage();
+                let _ = tx.send(Rec::Break("outage"));
+                tracing::error!(camera = %ctx.camera, reason = %why, "the camera does not send the audio asked for (--audio); recording video only until restarted — fix the camera's or the recorder's audio setting");
+                audio = None;
+            }
             CaptureEnd::Lost(why) => {
                 crate::metrics::record_outage();
                 let _ = tx.send(Rec::Break("outage"));

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use evidence_contracts::report::{ScanReportV1, SessionFindingKind};
+use evidence_contracts::report::{ScanReportV1, SessionFindingKind, StreamKind};
 use evidence_contracts::seal::ObjectRole;
 use test_harness::{Worker, workspace_bin};
 
@@ -15,8 +15,16 @@ pub(crate) fn free_port() -> u16 {
 }
 
 pub(crate) fn camera(port: u16) -> Worker {
+    camera_with(port, &[])
+}
+
+/// [`camera`] with extra arguments (e.g. `--audio aac`).
+pub(crate) fn camera_with(port: u16, extra: &[&str]) -> Worker {
     let bin = workspace_bin("rtsp-test-server").expect("rtsp-test-server binary (cargo build --workspace --bins)");
-    let mut w = Worker::spawn("camera", &bin, &["--port", &port.to_string()], &[]).expect("spawn camera");
+    let port = port.to_string();
+    let mut args = vec!["--port", port.as_str()];
+    args.extend_from_slice(extra);
+    let mut w = Worker::spawn("camera", &bin, &args, &[]).expect("spawn camera");
     w.wait_for_line("ready", Duration::from_secs(20)).expect("camera ready");
     w
 }
@@ -160,4 +168,69 @@ async fn a_planned_session_end_starts_a_new_session_and_reports_no_hole() {
         assert!(rep.findings.is_empty(), "{}: {:?}\n{logs}", ev.file_name, rep.findings);
     }
     assert_eq!(sessions.len(), 2, "two planned sessions, two session ids: {sessions:?}");
+}
+
+/// An interview-room camera that sends AAC audio: the recorder keeps it as sent (every sealed
+/// segment has its audio stream, no gap in it); without `--audio` it warns that audio is being
+/// left out; asked for audio a camera does not send, it says so and records the video.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_with_audio_is_recorded_with_its_audio_and_mismatches_are_named() {
+    let mut p = Pipeline::new().expect("servers start");
+    p.start_all().expect("workers start");
+    let spool = p.dir.path().join("recorder");
+    let run = |cam_args: &[&str], rec_args: &[&str]| {
+        let port = free_port();
+        let mut cam = camera_with(port, cam_args);
+        let mut args = vec!["--duration", "5s"];
+        args.extend_from_slice(rec_args);
+        let mut rec = spawn_recorder_with(&p, port, &spool, &args);
+        let status = rec.wait_exit(Duration::from_secs(60)).expect("recorder ends after --duration");
+        let log = rec.log_text();
+        cam.kill9();
+        assert!(status.success(), "{status}\n{log}");
+        let handed = log.lines().filter(|l| l.contains("segment handed on")).count();
+        assert!(handed >= 2, "segments handed on: {handed}\n{log}");
+        (log, handed)
+    };
+    let (with_audio, n1) = run(&["--audio", "aac"], &["--audio", "aac"]);
+    assert!(!with_audio.contains("not being recorded") && !with_audio.contains("does not send"), "{with_audio}");
+    let (left_out, n2) = run(&["--audio", "aac"], &[]);
+    assert!(left_out.contains("the camera also sends audio, which is not being recorded"), "{left_out}");
+    assert!(left_out.contains("MPEG4-GENERIC"), "the encoding is named\n{left_out}");
+    let (mismatch, n3) = run(&[], &["--audio", "aac"]);
+    assert!(
+        mismatch.contains("does not send the audio asked for") && mismatch.contains("camera offers no audio"),
+        "{mismatch}"
+    );
+
+    let sealed = p.sealed(n1 + n2 + n3, Duration::from_secs(240)).await.expect("sealed");
+    assert_eq!(sealed.len(), n1 + n2 + n3, "every segment sealed once");
+    let store = p.store().await.expect("store");
+    let first_session = sealed.iter().map(|e| e.file_name.clone()).min().expect("a segment");
+    let first_session = first_session.rsplit_once('_').expect("prefix").0.to_owned();
+    let mut with_audio_segments = 0;
+    for ev in &sealed {
+        assert!(ev.readable, "{} unreadable\n{with_audio}\n{left_out}\n{mismatch}", ev.file_name);
+        let rep = ev.objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).expect("report object");
+        let rep: ScanReportV1 =
+            serde_json::from_slice(&store.get_bytes(&ev.bucket, &rep.key, 1 << 20).await.expect("report"))
+                .expect("report json");
+        let kinds: Vec<StreamKind> = rep.files[0].streams.iter().map(|s| s.kind).collect();
+        assert!(kinds.contains(&StreamKind::Video), "{}: {kinds:?}", ev.file_name);
+        if ev.file_name.starts_with(&first_session) {
+            with_audio_segments += 1;
+            let audio = rep.files[0].streams.iter().find(|s| s.kind == StreamKind::Audio);
+            let audio = audio.unwrap_or_else(|| panic!("{}: no audio stream: {kinds:?}", ev.file_name));
+            assert!(audio.codec.contains("aac"), "{}: {}", ev.file_name, audio.codec);
+            assert!(
+                rep.files[0].findings.iter().all(|f| f.stream != Some(StreamKind::Audio)),
+                "{}: {:?}",
+                ev.file_name,
+                rep.files[0].findings
+            );
+        } else {
+            assert!(!kinds.contains(&StreamKind::Audio), "{}: audio only when asked for: {kinds:?}", ev.file_name);
+        }
+    }
+    assert_eq!(with_audio_segments, n1, "the first session's segments all carry audio");
 }

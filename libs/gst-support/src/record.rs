@@ -23,6 +23,9 @@ pub struct CaptureSpec {
     pub url: String,
     /// `h264` or `h265`: the camera's codec (RTP depayloader and parser).
     pub codec: String,
+    /// The camera's audio, kept as sent: `aac` (RTP MPEG4-GENERIC) or `aac-latm` (MP4A-LATM);
+    /// `None`: video only.
+    pub audio: Option<String>,
     pub dir: PathBuf,
     /// File names are `<prefix>_<index:05>.mp4`.
     pub prefix: String,
@@ -61,6 +64,9 @@ pub enum CaptureEnd {
     Cancelled,
     /// The camera ended the stream or could not be reached / stopped sending: an outage.
     Lost(String),
+    /// Audio was asked for (`CaptureSpec::audio`) but the camera offers none in that encoding:
+    /// a configuration mismatch. What the camera offers is named.
+    NoAudio(String),
 }
 
 /// The pipeline description for a spec (also what `--print-pipeline` shows).
@@ -75,17 +81,68 @@ pub fn describe(spec: &CaptureSpec) -> Result<String, GstError> {
             });
         }
     };
+    let audio = match spec.audio.as_deref() {
+        None => String::new(),
+        Some(a) => {
+            let (depay, _) = audio_branch(a)?;
+            format!(" src. ! {depay} name=adepay ! aacparse ! queue ! mux.audio_0")
+        }
+    };
     let location = spec.dir.join(format!("{}_%05d.mp4", spec.prefix));
     Ok(format!(
-        "rtspsrc name=src location=\"{}\" protocols=tcp latency={} ! {depay} ! {parse} name=parse ! \
-         splitmuxsink name=mux muxer-factory=mp4mux muxer-properties=\"properties,fragment-duration=1000\" \
-         max-size-time={} start-index={} location=\"{}\"",
-        spec.url,
-        spec.latency_ms,
+        "splitmuxsink name=mux muxer-factory=mp4mux muxer-properties=\"properties,fragment-duration=1000\" \
+         max-size-time={} start-index={} location=\"{}\" \
+         rtspsrc name=src location=\"{}\" protocols=tcp latency={} ! {depay} name=vdepay ! {parse} name=parse ! queue ! mux.video{audio}",
         spec.segment.as_nanos(),
         spec.start_index,
-        location.display()
+        location.display(),
+        spec.url,
+        spec.latency_ms,
     ))
+}
+
+/// The RTP depayloader and SDP encoding name of an audio setting.
+fn audio_branch(audio: &str) -> Result<(&'static str, &'static str), GstError> {
+    match audio {
+        "aac" => Ok(("rtpmp4gdepay", "MPEG4-GENERIC")),
+        "aac-latm" => Ok(("rtpmp4adepay", "MP4A-LATM")),
+        other => Err(GstError::Parse {
+            name: "record".into(),
+            detail: format!(
+                "audio \"{other}\" cannot be kept as sent in MP4 segments (aac or aac-latm); a G.711 camera: \
+                 set it to AAC, or record without --audio"
+            ),
+        }),
+    }
+}
+
+/// What the camera announced, from rtspsrc's pads.
+#[derive(Default)]
+struct Offered {
+    /// Encoding names of the audio streams.
+    audio: Vec<String>,
+    /// rtspsrc has added all its pads.
+    complete: bool,
+}
+
+fn watch_pads(pipeline: &gst::Pipeline) -> std::sync::Arc<std::sync::Mutex<Offered>> {
+    let offered = std::sync::Arc::new(std::sync::Mutex::new(Offered::default()));
+    let Some(src) = pipeline.by_name("src") else { return offered };
+    let o = offered.clone();
+    src.connect_pad_added(move |_, pad| {
+        let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+        if let Some(st) = caps.as_ref().and_then(|c| c.structure(0))
+            && st.get::<&str>("media").ok() == Some("audio")
+        {
+            let enc = st.get::<&str>("encoding-name").unwrap_or("?").to_owned();
+            o.lock().unwrap_or_else(std::sync::PoisonError::into_inner).audio.push(enc);
+        }
+    });
+    let o = offered.clone();
+    src.connect_no_more_pads(move |_| {
+        o.lock().unwrap_or_else(std::sync::PoisonError::into_inner).complete = true;
+    });
+    offered
 }
 
 /// The URL without credentials (`rtsp://user:pass@host/…` → `rtsp://***@host/…`), for messages.
@@ -138,6 +195,27 @@ pub fn capture(
     let desc = describe(spec)?;
     let g: PipelineGuard = crate::pipeline::parse("record", &redact(&spec.url), &desc)?;
     let bus = g.pipeline.bus().expect("a pipeline has a bus");
+    let offered = watch_pads(&g.pipeline);
+    let wanted_audio = spec.audio.as_deref().map(audio_branch).transpose()?.map(|(_, enc)| enc);
+    let mut audio_checked = false;
+    // Asked for audio: hold the camera's data back from the muxer until its streams are known,
+    // so a mismatch leaves no half-made segment (the hold is released at once when they match).
+    let mut held: Vec<(gst::Pad, gst::PadProbeId)> = Vec::new();
+    if wanted_audio.is_some() {
+        for name in ["vdepay", "adepay"] {
+            if let Some(pad) = g.pipeline.by_name(name).and_then(|e| e.static_pad("src"))
+                && let Some(id) = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| gst::PadProbeReturn::Ok)
+            {
+                held.push((pad, id));
+            }
+        }
+    }
+    let release = |held: &mut Vec<(gst::Pad, gst::PadProbeId)>| {
+        for (pad, id) in held.drain(..) {
+            pad.remove_probe(id);
+        }
+    };
+    let started = std::time::Instant::now();
     if g.pipeline.set_state(gst::State::Playing).is_err() {
         let why = crate::pipeline::pending(&bus)
             .iter()
@@ -172,6 +250,29 @@ pub fn capture(
                 // Finish the open segment properly.
                 g.pipeline.send_event(gst::event::Eos::new());
                 ending = Some((CaptureEnd::Cancelled, std::time::Instant::now()));
+            } else if let Some(audio) = (!audio_checked).then(|| offered_audio(&offered)).flatten() {
+                // The camera's streams are known: is the audio asked for among them?
+                audio_checked = true;
+                match wanted_audio {
+                    Some(enc) if !audio.iter().any(|a| a.eq_ignore_ascii_case(enc)) => {
+                        let has = if audio.is_empty() { "no audio".to_owned() } else { audio.join(", ") };
+                        ending = Some((
+                            CaptureEnd::NoAudio(format!("{enc} audio was asked for; the camera offers {has}")),
+                            std::time::Instant::now(),
+                        ));
+                        finish_mux(&g);
+                    }
+                    Some(_) => release(&mut held),
+                    None if !audio.is_empty() => tracing::warn!(
+                        offered = %audio.join(", "),
+                        "the camera also sends audio, which is not being recorded; start the recorder with --audio to keep it"
+                    ),
+                    _ => {}
+                }
+            } else if !held.is_empty() && started.elapsed() > spec.stall {
+                // The camera never said which streams it has: record what comes rather than nothing.
+                tracing::warn!("the camera's streams were not announced in time; recording without checking its audio");
+                release(&mut held);
             } else if (Utc::now() - last_seen()).to_std().unwrap_or_default() > spec.stall {
                 ending = Some((
                     CaptureEnd::Lost(format!("no data from the camera for {:?}", spec.stall)),
@@ -233,6 +334,12 @@ pub fn capture(
     })
 }
 
+/// The camera's audio encodings, once rtspsrc has added all its pads.
+fn offered_audio(offered: &std::sync::Mutex<Offered>) -> Option<Vec<String>> {
+    let o = offered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    o.complete.then(|| o.audio.clone())
+}
+
 /// A splitmuxsink boundary message, turned into an event in wall-clock time.
 fn on_fragment(
     msg: &gst::Message,
@@ -282,6 +389,7 @@ mod tests {
         CaptureSpec {
             url: "rtsp://127.0.0.1:8554/cam".into(),
             codec: codec.into(),
+            audio: Some("aac".into()),
             dir: PathBuf::from("/tmp/rec test"),
             prefix: "ROOM-1-20261128T000000Z".into(),
             start_index: 7,
@@ -306,8 +414,12 @@ mod tests {
                     .ends_with("ROOM-1-20261128T000000Z_%05d.mp4")
             );
             assert!(g.pipeline.by_name("parse").is_some());
+            assert!(mux.static_pad("audio_0").is_some(), "the audio branch is linked to the muxer");
         }
         assert!(describe(&spec("mjpeg")).is_err(), "unsupported codecs are refused by name");
+        let g711 = CaptureSpec { audio: Some("pcma".into()), ..spec("h264") };
+        let e = describe(&g711).expect_err("G.711 cannot go into MP4 as sent").to_string();
+        assert!(e.contains("pcma") && e.contains("aac"), "{e}");
         assert_eq!(redact("rtsp://admin:s3cret@10.0.0.7:554/ch1"), "rtsp://***@10.0.0.7:554/ch1");
         assert_eq!(redact("rtsp://10.0.0.7/a@b"), "rtsp://10.0.0.7/a@b");
     }
