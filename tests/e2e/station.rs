@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use evidence_contracts::seal::ObjectRole;
 use evidence_contracts::station::DockingV1;
 use evidence_contracts::{decode, subjects};
 use test_harness::media::{Spec, mp4};
@@ -392,4 +393,75 @@ fn the_reference_nats_authorization_is_valid() {
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success() && text.contains("is valid"), "n{n}: {text}");
     }
+}
+
+/// `release = "delete_after_seal"`: a file is deleted from the camera only once its receipt says
+/// sealed and only if it is still, byte for byte, what was sealed. A file whose bytes changed on
+/// the camera after its upload (its size and time put back) is kept, with the reason in its state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_after_seal_deletes_only_what_was_sealed() {
+    use std::io::{Seek as _, Write as _};
+    let mut p = Pipeline::new().expect("servers start");
+    p.start("ingest-worker").expect("ingest");
+    p.start("transcoder").expect("transcoder");
+    let serial = "DSJ-DEL01";
+    let media = docked_slot(&p.dir.path().join("slots"), "slot01", serial, 0);
+    let (kept_clean, altered) = (
+        media.join(format!("{OFFICER}_20261128091000_0001.MP4")),
+        media.join(format!("{OFFICER}_20261128092000_0002.MP4")),
+    );
+    mp4(&kept_clean, &Spec { seconds: 1, ..Default::default() }).expect("generate");
+    mp4(&altered, &Spec { seconds: 1, width: 176, ..Default::default() }).expect("generate");
+    let original_b3 = object_store::blake3_file(&altered).expect("hash");
+    let cfg = dock_config(&p, "ST-DEL", &[serial]);
+    let text = std::fs::read_to_string(&cfg).expect("cfg");
+    std::fs::write(&cfg, text.replace("[dock.bindings]", "release = \"delete_after_seal\"\n\n[dock.bindings]"))
+        .expect("cfg");
+    let mut agent = spawn_dock(&cfg, false);
+    // Both announced; nothing sealed yet (no sealer), so nothing may be deleted.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while agent.log_text().lines().filter(|l| l.contains("ingest request published")).count() < 2 {
+        assert!(Instant::now() < deadline, "not announced\n{}", agent.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(kept_clean.exists() && altered.exists(), "nothing deleted before the seal");
+    // Someone changes a byte of the second file on the camera and puts its time back.
+    let mtime = std::fs::metadata(&altered).and_then(|m| m.modified()).expect("mtime");
+    {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&altered).expect("open");
+        f.seek(std::io::SeekFrom::Start(100)).expect("seek");
+        f.write_all(b"\xff").expect("write");
+        f.set_modified(mtime).expect("restore mtime");
+    }
+    assert_ne!(object_store::blake3_file(&altered).expect("hash"), original_b3);
+
+    p.start("sealer").expect("sealer");
+    let sealed = p.sealed(2, Duration::from_secs(120)).await.expect("sealed");
+    assert_eq!(sealed.len(), 2);
+    agent
+        .wait_for_line("is not the one sealed; it is kept", Duration::from_secs(60))
+        .expect("the altered file is kept");
+    agent
+        .wait_for_line("deleted from the device after sealing", Duration::from_secs(60))
+        .expect("the clean one deleted");
+    let code = agent.terminate(Duration::from_secs(30)).expect("agent stops");
+    let log = agent.log_text();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!kept_clean.exists(), "the sealed, unchanged file is deleted from the camera\n{log}");
+    assert!(altered.exists(), "the changed file stays on the camera\n{log}");
+    // Its state says why; the evidence holds the bytes as uploaded, not as changed.
+    let states = std::fs::read_dir(p.dir.path().join("station-state/files")).expect("states");
+    let why: Vec<String> = states
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter(|t| t.contains("not deleted from the device"))
+        .collect();
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(why[0].contains("content differs from what was uploaded"), "{}", why[0]);
+    let ev = sealed.iter().find(|e| e.file_name.ends_with("_0002.MP4")).expect("the altered file's seal");
+    let orig = ev.objects.iter().find(|o| o.role == ObjectRole::Original).expect("original in the package");
+    assert_eq!(orig.blake3, original_b3, "sealed as uploaded");
+    let stored = p.store().await.expect("store").get_bytes(&ev.bucket, &orig.key, 64 << 20).await.expect("original");
+    assert_eq!(blake3::hash(&stored).as_bytes(), &original_b3.0, "the stored original is the uploaded bytes");
 }
