@@ -61,6 +61,41 @@ fn time(s: &str, offset: FixedOffset) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("\"{s}\" is not a time (RFC 3339, or YYYY-MM-DD HH:MM:SS local)"))
 }
 
+/// The row's `(begin, end)` times, both valid and end after begin; else each fault reported.
+fn interval(
+    row: &Row,
+    (begin_field, end_field): (&str, &str),
+    offset: FixedOffset,
+    bad: &mut impl FnMut(&str, String),
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let at = |f: &str| text(row, f).ok_or_else(|| "missing".to_owned()).and_then(|s| time(&s, offset));
+    match (at(begin_field), at(end_field)) {
+        (Ok(b), Ok(e)) if e <= b => bad(end_field, format!("{e} is not after {begin_field} {b}")),
+        (Ok(b), Ok(e)) => return Some((b, e)),
+        (b, e) => {
+            if let Err(why) = b {
+                bad(begin_field, why);
+            }
+            if let Err(why) = e {
+                bad(end_field, why);
+            }
+        }
+    }
+    None
+}
+
+/// Every row, or none of them with every problem named.
+fn all_or_nothing<T>(rows: Vec<T>, problems: &[String]) -> anyhow::Result<Vec<T>> {
+    if !problems.is_empty() {
+        bail!(
+            "{} problem(s); nothing was imported. Fix the file and import it again:\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(rows)
+}
+
 /// Parses and validates a matters file.
 ///
 /// # Errors
@@ -94,15 +129,7 @@ pub fn matters(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result
                 Err(e) => bad("officers", format!("\"{o}\": {e}")),
             }
         }
-        let start = text(&row, "start").ok_or_else(|| "missing".to_owned()).and_then(|s| time(&s, offset));
-        let end = text(&row, "end").ok_or_else(|| "missing".to_owned()).and_then(|s| time(&s, offset));
-        match (&start, &end) {
-            (Ok(s), Ok(e)) if e <= s => bad("end", format!("{e} is not after start {s}")),
-            (Err(e), _) => bad("start", e.clone()),
-            (_, Err(e)) => bad("end", e.clone()),
-            _ => {}
-        }
-        if let (Ok(start), Ok(end)) = (start, end) {
+        if let Some((start, end)) = interval(&row, ("start", "end"), offset, &mut bad) {
             out.push(MatterV1 {
                 schema: MatterSchema,
                 matter_id: id,
@@ -115,14 +142,7 @@ pub fn matters(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result
             });
         }
     }
-    if !problems.is_empty() {
-        bail!(
-            "{} problem(s); nothing was imported. Fix the file and import it again:\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        );
-    }
-    Ok(out)
+    all_or_nothing(out, &problems)
 }
 
 /// Parses and validates a pauses file.
@@ -157,15 +177,7 @@ pub fn pauses(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result<
         if approver.is_empty() {
             bad("approver", "missing: who approved the pause".into());
         }
-        let from = text(&row, "from").ok_or_else(|| "missing".to_owned()).and_then(|s| time(&s, offset));
-        let to = text(&row, "to").ok_or_else(|| "missing".to_owned()).and_then(|s| time(&s, offset));
-        match (&from, &to) {
-            (Ok(f), Ok(t)) if t <= f => bad("to", format!("{t} is not after from {f}")),
-            (Err(e), _) => bad("from", e.clone()),
-            (_, Err(e)) => bad("to", e.clone()),
-            _ => {}
-        }
-        if let (Ok(from), Ok(to)) = (from, to) {
+        if let Some((from, to)) = interval(&row, ("from", "to"), offset, &mut bad) {
             out.push(PauseV1 {
                 schema: PauseSchema,
                 pause_id: id,
@@ -180,14 +192,7 @@ pub fn pauses(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result<
             });
         }
     }
-    if !problems.is_empty() {
-        bail!(
-            "{} problem(s); nothing was imported. Fix the file and import it again:\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        );
-    }
-    Ok(out)
+    all_or_nothing(out, &problems)
 }
 
 #[cfg(test)]
@@ -237,10 +242,13 @@ mod tests {
         std::fs::write(
             &p,
             r#"[{"pause_id":"P1","device_id":"CAM-1","from":"2026-11-28T01:00:00Z","to":"2026-11-28T01:05:00Z","reason":"battery","approver":"chief"},
-               {"pause_id":"P2","officer_id":"A","from":"2026-11-28T01:00:00Z","to":"2026-11-28T01:05:00Z"}]"#,
+               {"pause_id":"P2","officer_id":"A","from":"2026-11-28T01:00:00Z","to":"2026-11-28T01:05:00Z"},
+               {"pause_id":"P3","device_id":"CAM-1","from":"noon","reason":"battery","approver":"chief"}]"#,
         )
         .expect("write");
         let e = format!("{:#}", pauses(&p, offset(), "t").expect_err("invalid"));
         assert!(e.contains("p.json[1]: reason") && e.contains("p.json[1]: approver"), "{e}");
+        // Both ends of a bad interval are named, not only the first.
+        assert!(e.contains("p.json[2]: from: \"noon\" is not a time") && e.contains("p.json[2]: to: missing"), "{e}");
     }
 }
