@@ -137,18 +137,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Writes durably: temp file, fsync, rename, fsync of the folder (a power cut leaves the old or
 /// the new version, never an empty file).
 fn save_json<T: Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(v).expect("serialises"))?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    object_store::write_json_durably(path, v).with_context(|| format!("write {}", path.display()))
 }
 
 /// Runs the recorder until SIGTERM or `--duration`.

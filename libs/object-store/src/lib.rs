@@ -17,5 +17,7 @@ mod store;
 pub use config::S3Config;
 pub use error::StoreError;
 pub use hashing::{Digests, StreamHasher, blake3_file, hash_file};
-pub use resumable::{PartState, ResumeError, UploadOutcome, UploadState, file_identity, read_state, write_state};
+pub use resumable::{
+    PartState, ResumeError, UploadOutcome, UploadState, file_identity, read_state, write_json_durably, write_state,
+};
 pub use store::{Head, Lock, PutOpts, Store, Stored, WormProbe};

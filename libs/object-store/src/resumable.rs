@@ -122,15 +122,26 @@ pub fn read_state(path: &Path) -> Result<Option<UploadState>, ResumeError> {
 /// # Errors
 /// The state directory cannot be written.
 pub fn write_state(path: &Path, st: &UploadState) -> Result<(), ResumeError> {
-    let fail = |e: std::io::Error| ResumeError::State { path: path.to_owned(), detail: e.to_string() };
-    let tmp = path.with_extension("json.tmp");
+    write_json_durably(path, st).map_err(|e| ResumeError::State { path: path.to_owned(), detail: e.to_string() })
+}
+
+/// Writes `v` as JSON to `path` so that a crash leaves either the old or the new content, never
+/// a torn file: a temporary file beside it, fsync, rename, fsync of the folder. For the small
+/// state files the station agent and the recorder keep across restarts.
+///
+/// # Errors
+/// The file or its folder cannot be written.
+pub fn write_json_durably<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
     {
-        use std::io::Write as _;
-        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-        f.write_all(&serde_json::to_vec_pretty(st).expect("state serialises")).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(v).map_err(std::io::Error::other)?)?;
+        f.sync_all()?;
     }
-    std::fs::rename(&tmp, path).map_err(fail)?;
+    std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent()
         && let Ok(d) = std::fs::File::open(dir)
     {
