@@ -55,7 +55,7 @@ async fn matters_are_checked_against_sealed_recordings_and_audited() {
         p.dir.path().join("auditor.toml"),
         format!(
             "{station_cfg}\n[policy]\ntolerance_s = 1\n\n[deadline]\ncalendars = [\"{}\"]\n",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/calendar/CN-2026.toml").display()
+            test_harness::repo_path("deploy/calendar/CN-2026.toml").display()
         ),
     )
     .expect("auditor config");

@@ -12,7 +12,7 @@ use test_harness::media::{Spec, mp4};
 use crate::support::{Pipeline, http_get};
 
 fn deploy() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+    test_harness::repo_path("deploy")
 }
 
 #[test]

@@ -350,7 +350,7 @@ async fn a_station_cannot_publish_as_another_station() {
 fn the_reference_nats_authorization_is_valid() {
     let bin = test_harness::find_binary("nats-server", "NATS_SERVER_BIN").expect("nats-server");
     let dir = tempfile::tempdir().expect("tmp");
-    let auth = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/auth.conf");
+    let auth = test_harness::repo_path("deploy/nats/auth.conf");
     // nats-server resolves includes relative to the including file.
     std::fs::copy(&auth, dir.path().join("auth.conf")).expect("copy auth.conf");
     let conf = dir.path().join("server.conf");
@@ -376,7 +376,7 @@ fn the_reference_nats_authorization_is_valid() {
     std::fs::create_dir_all(&cluster).expect("dir");
     let pki = test_harness::tls::TestPki::generate().expect("test PKI");
     for n in 1..=3 {
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../deploy/nats/cluster/n{n}.conf"));
+        let src = test_harness::repo_path(&format!("deploy/nats/cluster/n{n}.conf"));
         let text = std::fs::read_to_string(src)
             .expect("node conf")
             .replace("/var/lib/nats/jetstream", &dir.path().join(format!("js{n}")).display().to_string())

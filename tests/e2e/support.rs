@@ -97,7 +97,7 @@ impl Pipeline {
             "ingest-worker" => t.push_str(&format!("\n[ingest]\nspool_dir = \"{d}/spool-ingest\"\n")),
             "transcoder" => t.push_str(&format!(
                 "\n[transcode]\nspool_dir = \"{d}/spool-transcode\"\npipelines_dir = \"{}\"\nthreads = 1\n",
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pipelines").display()
+                test_harness::repo_path("pipelines").display()
             )),
             "sealer" => t.push_str(&format!(
                 "\n[seal]\nspool_dir = \"{d}/spool-seal\"\ndev_identity_dir = \"{d}/pki\"\ncheckpoint_every = 3\n"

@@ -18,7 +18,7 @@ mod servers;
 pub mod tls;
 
 pub use garage::{GARAGE_KEY_ID, GarageCluster};
-pub use process::{Worker, find_binary, workspace_bin};
+pub use process::{Worker, find_binary, repo_path, workspace_bin};
 pub use servers::{MotoS3Mock, NatsCluster, NatsServer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Server};
 
 /// Collects every message on `filter` in the events stream, waiting until `want` arrived or

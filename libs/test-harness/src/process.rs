@@ -26,6 +26,19 @@ pub fn find_binary(name: &str, env_var: &str) -> anyhow::Result<PathBuf> {
     })
 }
 
+/// A file of the repository, found at run time from the package cargo runs the test for
+/// (`CARGO_MANIFEST_DIR` is set by `cargo test`), not from where the test binary was built: a
+/// binary reused from a shared target directory reads the checkout it runs in.
+///
+/// # Panics
+/// Outside `cargo test`, or when no `Cargo.lock` is found above the package.
+pub fn repo_path(rel: &str) -> PathBuf {
+    let pkg =
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).expect("CARGO_MANIFEST_DIR (run under cargo test)");
+    let root = pkg.ancestors().find(|d| d.join("Cargo.lock").exists()).expect("the workspace root above the package");
+    root.join(rel)
+}
+
 /// A binary of this workspace, next to the test executable's `deps/` folder.
 ///
 /// # Errors

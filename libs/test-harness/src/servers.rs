@@ -336,10 +336,29 @@ impl MotoS3Mock {
     /// # Errors
     /// The binary is missing (run scripts/setup) or does not start.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// The mock with IAM enforced: the first `setup_actions` requests are let through
+    /// unauthenticated (to create a bucket, users, policies and keys); every later request must
+    /// be signed by an IAM user whose policy allows the action on the resource (moto's
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`). Moto matches resource ARNs but knows no policy
+    /// variables (`${aws:username}`): policies are given per user.
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub fn start_with_iam(setup_actions: u32) -> anyhow::Result<Self> {
+        Self::start_with(Some(setup_actions))
+    }
+
+    fn start_with(no_auth: Option<u32>) -> anyhow::Result<Self> {
         let bin = find_binary("moto_server", "MOTO_SERVER_BIN")?;
         let (child, port) = spawn_on_free_port("moto_server", |port| {
             let mut c = Command::new(&bin);
             c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            if let Some(n) = no_auth {
+                c.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
+            }
             c
         })?;
         Ok(Self { child, endpoint: format!("http://127.0.0.1:{port}") })
