@@ -22,7 +22,7 @@ use evidence_contracts::events::{EvidenceSealedV1, Stage};
 use evidence_contracts::ingest::IngestRequestV1;
 use evidence_contracts::keys::{self, ObjectRef};
 use evidence_contracts::report::{SessionFinding, SessionFindingKind};
-use evidence_contracts::station::{ReceiptSchema, ReceiptStatus, ReceiptV1};
+use evidence_contracts::station::ReceiptV1;
 use evidence_contracts::transcode::{DeadlineV1, ObjectV1, TranscodeJobSchema, TranscodeJobV1};
 use evidence_contracts::{EvidenceId, StationId, decode};
 use evidence_contracts::{keys::check_file_name, subjects};
@@ -279,20 +279,18 @@ impl IngestHandler {
             format!("from station {} (docked there first)", sealed.station_id)
         };
         let receipt = ReceiptV1 {
-            schema: ReceiptSchema,
-            station_id: req.station_id.clone(),
-            evidence_id: sealed.evidence_id,
-            status: ReceiptStatus::Sealed,
-            device_id: Some(req.device_id.clone()),
-            file_name: Some(req.file_name.clone()),
-            package: Some(format!("{}/{}", sealed.bucket, sealed.prefix)),
-            stage: None,
-            reason: None,
             detail: Some(format!(
                 "already sealed {first} at {}: this request names the same camera and BLAKE3, so it is that recording (not downloaded again)",
                 sealed.sealed_at.to_rfc3339()
             )),
-            at: sealed.sealed_at,
+            ..ReceiptV1::sealed(
+                req.station_id.clone(),
+                sealed.evidence_id,
+                req.device_id.clone(),
+                req.file_name.clone(),
+                (&sealed.bucket, &sealed.prefix),
+                sealed.sealed_at,
+            )
         };
         worker_runtime::nats::publish(&self.js, &receipt).await?;
         tracing::info!(evidence_id = %sealed.evidence_id, station = %req.station_id, first_station = %sealed.station_id, "recording already sealed; receipt sent to this station");

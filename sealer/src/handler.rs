@@ -33,7 +33,7 @@ use evidence_contracts::seal::{
     ContinuityV1, DerivativeV1, ManifestBindingV1, ObjectRole, PackageObjectV1, ProvenanceV1, RetentionV1, SealJobV1,
     SealRecordSchema, SealRecordV1,
 };
-use evidence_contracts::station::{ReceiptSchema, ReceiptStatus, ReceiptV1};
+use evidence_contracts::station::ReceiptV1;
 use evidence_contracts::transcode::ObjectV1;
 use evidence_contracts::{Message, subjects};
 use object_store::{Digests, Lock, PutOpts, Store, StoreError};
@@ -775,19 +775,14 @@ impl Handler for SealHandler {
         }
         // The uploading station's receipt: after the event, so a station that sees it can rely
         // on the package being announced. A duplicate is dropped by its message id.
-        let receipt = ReceiptV1 {
-            schema: ReceiptSchema,
-            station_id: record.station_id.clone(),
-            evidence_id: id,
-            status: ReceiptStatus::Sealed,
-            device_id: Some(record.device_id.clone()),
-            file_name: Some(record.file_name.clone()),
-            package: Some(format!("{}/{}", record.bucket, record.prefix)),
-            stage: None,
-            reason: None,
-            detail: None,
-            at: record.sealed_at,
-        };
+        let receipt = ReceiptV1::sealed(
+            record.station_id.clone(),
+            id,
+            record.device_id.clone(),
+            record.file_name.clone(),
+            (&record.bucket, &record.prefix),
+            record.sealed_at,
+        );
         worker_runtime::nats::publish(&self.js, &receipt).await?;
         metrics::package(if fresh { "sealed" } else { "already_sealed" });
         metrics::ingest_to_seal((Utc::now() - record.ingested_at).num_milliseconds() as f64 / 1000.0);

@@ -84,7 +84,7 @@ pub enum ReceiptStatus {
 
 /// Published by the pipeline on `evidence.receipt.v1.<station>.<evidence_id>`: the sealer once
 /// the package is sealed, any worker when it rejects the recording. Message id
-/// `receipt:<evidence_id>:<status>`. The last receipt on the subject is the current state.
+/// `receipt:<station_id>:<evidence_id>:<status>`. The last receipt on the subject is the current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReceiptV1 {
     pub schema: ReceiptSchema,
@@ -106,6 +106,32 @@ pub struct ReceiptV1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+impl ReceiptV1 {
+    /// A `sealed` receipt for `station`: the package is `<bucket>/<prefix>`, sealed `at`.
+    pub fn sealed(
+        station: StationId,
+        evidence_id: EvidenceId,
+        device_id: DeviceId,
+        file_name: String,
+        (bucket, prefix): (&str, &str),
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            schema: ReceiptSchema,
+            station_id: station,
+            evidence_id,
+            status: ReceiptStatus::Sealed,
+            device_id: Some(device_id),
+            file_name: Some(file_name),
+            package: Some(format!("{bucket}/{prefix}")),
+            stage: None,
+            reason: None,
+            detail: None,
+            at,
+        }
+    }
 }
 
 impl Message for ReceiptV1 {

@@ -273,6 +273,8 @@ pub fn capture(
                 // The camera never said which streams it has: record what comes rather than nothing.
                 tracing::warn!("the camera's streams were not announced in time; recording without checking its audio");
                 release(&mut held);
+                // The hold is not the camera's silence: the stall clock starts now.
+                last_frame.store(Utc::now().timestamp_nanos_opt().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
             } else if (Utc::now() - last_seen()).to_std().unwrap_or_default() > spec.stall {
                 ending = Some((
                     CaptureEnd::Lost(format!("no data from the camera for {:?}", spec.stall)),
