@@ -60,7 +60,8 @@ pub struct RecordArgs {
     pub codec: String,
     /// The camera's audio, kept as sent: `aac` (RTP MPEG4-GENERIC) or `aac-latm` (MP4A-LATM).
     /// Without it only video is recorded (and a warning says so if the camera sends audio).
-    #[arg(long)]
+    /// G.711 cannot be kept unconverted in MP4 segments: set such a camera to AAC.
+    #[arg(long, value_parser = ["aac", "aac-latm"])]
     pub audio: Option<String>,
     /// Segment length.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]

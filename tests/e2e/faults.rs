@@ -289,7 +289,11 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
                 let media =
                     crate::station::docked_slot(&p.dir.path().join("slots"), &format!("slot{b:02}"), &serial, 0);
                 let f = media.join(format!("{}_20261128{:06}_0001.MP4", crate::station::OFFICER, 120_000 + b));
-                test_harness::media::random_file(&f, 24 << 20, seed ^ b).expect("write");
+                // Written aside and moved in whole, as a docked camera's files appear: the agent
+                // (already running in a long run, settle 0 s here) must not list it half-written.
+                let part = media.join(".incoming.part");
+                test_harness::media::random_file(&part, 24 << 20, seed ^ b).expect("write");
+                std::fs::rename(&part, &f).expect("move into place");
                 pushed.insert(evidence_id_of(&DeviceId::new(&serial).expect("id"), &f).0);
                 if agent.is_none() {
                     agent = Some(crate::station::spawn_dock(&dock_cfg, false));
