@@ -141,10 +141,10 @@ impl Handler for IngestHandler {
         // this station gets its own receipt for the package; nothing is processed twice.
         let waiter = (evidence_id, req.station_id.clone());
         if let Some(sealed) = self.sealed_event(&evidence_id).await? {
-            self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&waiter);
+            crate::lock(&self.waiting).remove(&waiter);
             return self.answer_with_existing_package(&req, &sealed).await;
         }
-        if self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&waiter) {
+        if crate::lock(&self.waiting).contains(&waiter) {
             tracing::debug!(%evidence_id, station = %req.station_id, "verified earlier; still waiting for the seal");
             return Err(IngestError::InProgress {
                 evidence_id: evidence_id.to_string(),
@@ -246,7 +246,7 @@ impl Handler for IngestHandler {
         if duplicate {
             // A job for these bytes exists already (an earlier delivery of this request, or
             // the same recording from another station): wait for its seal, then answer.
-            self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(waiter);
+            crate::lock(&self.waiting).insert(waiter);
             return Err(IngestError::InProgress { evidence_id: evidence_id.to_string(), station });
         }
         Ok(())

@@ -20,6 +20,11 @@ use evidence_contracts::subjects;
 use tokio_util::sync::CancellationToken;
 use worker_runtime::telemetry::{self, Health};
 
+/// A mutex's guard, also after a panic elsewhere poisoned it (the data stays usable here).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub use config::Config;
 
 /// `ingest-worker run`: load config, start telemetry, consume until SIGTERM.

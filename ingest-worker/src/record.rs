@@ -30,6 +30,8 @@ use object_store::{PutOpts, Store};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::lock;
+
 /// `ingest-worker record` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecordArgs {
@@ -129,10 +131,6 @@ struct Ctx {
 struct Endpoints {
     nats: worker_runtime::config::NatsConfig,
     s3: object_store::S3Config,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Writes durably: temp file, fsync, rename, fsync of the folder (a power cut leaves the old or
