@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of `ingest-worker scan` (BLAKE3 + SHA-256 + continuity, as the worker runs it) on a
-# ~1 GB 1080p30 H.264/AAC MP4, against reference tools on the same file in the same run:
+# ~1 GB 1080p30 H.264/AAC recording in MP4, and the same streams remuxed (ffmpeg -c copy) into
+# MPEG-TS and Matroska, against reference tools on the same file in the same run:
 #   (a) openssl dgst -sha256                      the floor: SHA-256 cannot be split across cores
 #   (b) ffprobe packet dump + b3sum + openssl     what an operator would otherwise run, one after another
 # Prints wall times, ratios and peak RSS. Page cache is warm for every tool (each runs once
@@ -31,7 +32,9 @@ if [ ! -s "$FILE" ]; then
     ! avenc_aac ! aacparse ! queue ! m.
   mv "$FILE.part" "$FILE"
 fi
-BYTES=$(stat -c %s "$FILE")
+for ext in ts mkv; do
+  [ -s "${FILE%.mp4}.$ext" ] || ffmpeg -v error -y -i "$FILE" -c copy "${FILE%.mp4}.$ext"
+done
 
 # best-of-N wall time (s) and max RSS (KiB) of a command line.
 measure() {
@@ -46,34 +49,43 @@ measure() {
   echo "$best $rss"
 }
 
-bash -c "cat '$FILE' > /dev/null"   # warm the page cache
-q=$(printf %q "$FILE")
-read -r t_scan rss_scan < <(measure "$SCAN scan --json $q")
-read -r t_ossl _ < <(measure "openssl dgst -sha256 $q")
-read -r t_b3 _ < <(measure "b3sum $q")
-read -r t_probe _ < <(measure "ffprobe -v error -show_entries packet=stream_index,pts_time,dts_time,duration_time,flags -of csv $q")
-read -r t_gst _ < <(measure "gst-launch-1.0 -q filesrc location=$q ! parsebin ! fakesink sync=false")
-t_seq=$(awk "BEGIN{print $t_probe + $t_b3 + $t_ossl}")
+bench_one() {
+  local FILE=$1 BYTES
+  BYTES=$(stat -c %s "$FILE")
+  bash -c "cat '$FILE' > /dev/null"   # warm the page cache
+  local q
+  q=$(printf %q "$FILE")
+  read -r t_scan rss_scan < <(measure "$SCAN scan --json $q")
+  read -r t_ossl _ < <(measure "openssl dgst -sha256 $q")
+  read -r t_b3 _ < <(measure "b3sum $q")
+  read -r t_probe _ < <(measure "ffprobe -v error -show_entries packet=stream_index,pts_time,dts_time,duration_time,flags -of csv $q")
+  read -r t_gst _ < <(measure "gst-launch-1.0 -q filesrc location=$q ! parsebin ! fakesink sync=false")
+  t_seq=$(awk "BEGIN{print $t_probe + $t_b3 + $t_ossl}")
 
-# The scan's digests must equal the reference tools' on this very file.
-"$SCAN" scan --json "$FILE" > "$BENCH_DIR/scan-report.json"
-python3 - "$BENCH_DIR/scan-report.json" "$(b3sum "$FILE" | cut -d' ' -f1)" "$(openssl dgst -sha256 -r "$FILE" | cut -d' ' -f1)" <<'PY'
+  # The scan's digests must equal the reference tools' on this very file.
+  "$SCAN" scan --json "$FILE" > "$BENCH_DIR/scan-report.json"
+  python3 - "$BENCH_DIR/scan-report.json" "$(b3sum "$FILE" | cut -d' ' -f1)" "$(openssl dgst -sha256 -r "$FILE" | cut -d' ' -f1)" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["files"][0]
 assert r["blake3"] == sys.argv[2], "BLAKE3 differs from b3sum"
 assert r["sha256"] == sys.argv[3], "SHA-256 differs from openssl"
-print(f"digests equal b3sum and openssl; verdict {r['findings'] and 'with findings' or 'clean'}, "
+print(f"digests equal b3sum and openssl; {r['container']}: verdict {r['findings'] and 'with findings' or 'clean'}, "
       f"{sum(s['frames'] for s in r['streams'])} buffers scanned", file=sys.stderr)
 PY
 
-printf '\nfile: %s (%.2f GB), best of %s runs, warm page cache, %s cores\n' "$FILE" "$(awk "BEGIN{print $BYTES/1e9}")" "$RUNS" "$(nproc)"
-printf '%-58s %8s\n' "command" "wall s"
-printf '%-58s %8.2f\n' "ingest-worker scan --json (BLAKE3+SHA-256+continuity)" "$t_scan"
-printf '%-58s %8.2f\n' "(a) openssl dgst -sha256" "$t_ossl"
-printf '%-58s %8.2f\n' "    b3sum" "$t_b3"
-printf '%-58s %8.2f\n' "    ffprobe -show_entries packet=... -of csv" "$t_probe"
-printf '%-58s %8.2f\n' "    gst-launch filesrc ! parsebin ! fakesink (plain demux)" "$t_gst"
-printf '%-58s %8.2f\n' "(b) ffprobe + b3sum + openssl, one after another" "$t_seq"
-printf '\nratio scan / (a) = %.2f   (goal <= 1.2)\n' "$(awk "BEGIN{print $t_scan / $t_ossl}")"
-printf 'ratio scan / (b) = %.2f   (goal <= 0.6)\n' "$(awk "BEGIN{print $t_scan / $t_seq}")"
-printf 'peak RSS of scan = %d MiB (goal <= 256)\n' "$(( rss_scan / 1024 ))"
+  printf '\nfile: %s (%.2f GB), best of %s runs, warm page cache, %s cores\n' "$FILE" "$(awk "BEGIN{print $BYTES/1e9}")" "$RUNS" "$(nproc)"
+  printf '%-58s %8s\n' "command" "wall s"
+  printf '%-58s %8.2f\n' "ingest-worker scan --json (BLAKE3+SHA-256+continuity)" "$t_scan"
+  printf '%-58s %8.2f\n' "(a) openssl dgst -sha256" "$t_ossl"
+  printf '%-58s %8.2f\n' "    b3sum" "$t_b3"
+  printf '%-58s %8.2f\n' "    ffprobe -show_entries packet=... -of csv" "$t_probe"
+  printf '%-58s %8.2f\n' "    gst-launch filesrc ! parsebin ! fakesink (plain demux)" "$t_gst"
+  printf '%-58s %8.2f\n' "(b) ffprobe + b3sum + openssl, one after another" "$t_seq"
+  printf '\nratio scan / (a) = %.2f   (goal <= 1.2)\n' "$(awk "BEGIN{print $t_scan / $t_ossl}")"
+  printf 'ratio scan / (b) = %.2f   (goal <= 0.6)\n' "$(awk "BEGIN{print $t_scan / $t_seq}")"
+  printf 'peak RSS of scan = %d MiB (goal <= 256)\n' "$(( rss_scan / 1024 ))"
+}
+
+for f in "$FILE" "${FILE%.mp4}.ts" "${FILE%.mp4}.mkv"; do
+  bench_one "$f"
+done

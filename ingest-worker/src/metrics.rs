@@ -27,7 +27,7 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     ),
     findings: m::counter_vec(
         "evidence_ingest_findings_total",
-        "Continuity findings by kind (gap, backwards, discontinuity, format_change, truncated, unreadable).",
+        "Continuity findings by kind (gap, backwards, discontinuity, format_change, truncated, unreadable, stream_unreadable, no_samples, encrypted, decode_error).",
         &["kind"],
     ),
     verdicts: m::counter_vec("evidence_ingest_scans_total", "Scanned recordings by verdict.", &["verdict"]),
@@ -87,8 +87,8 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
 pub fn init() {
     let m = &*M;
     m.bytes.with_label_values(&["dock"]);
-    for k in ["gap", "backwards", "discontinuity", "format_change", "truncated", "unreadable"] {
-        m.findings.with_label_values(&[k]);
+    for k in evidence_contracts::report::FindingKind::ALL {
+        m.findings.with_label_values(&[k.as_str()]);
     }
     for v in ["continuous", "discontinuous", "unreadable"] {
         m.verdicts.with_label_values(&[v]);

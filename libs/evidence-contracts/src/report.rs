@@ -67,6 +67,20 @@ pub enum FindingKind {
     Truncated,
     /// The demuxer cannot read the file at all.
     Unreadable,
+    /// One stream cannot be parsed; the others are judged (added within v1, 2026-12-03).
+    StreamUnreadable,
+    /// The file holds no audio or video samples (an initialisation segment, or an MPEG-TS/PS
+    /// of tables and data only): nothing recorded to judge (added within v1, 2026-12-03).
+    NoSamples,
+    /// The samples are encrypted (CENC): timing is judged, the pictures cannot be checked.
+    /// Informational: does not change the verdict (added within v1, 2026-12-03).
+    Encrypted,
+    /// Frames that do not decode (reserved for the optional decoding check; added within v1,
+    /// 2026-12-03).
+    DecodeError,
+    /// A kind this version does not know (a newer producer): read, never dropped.
+    #[serde(other)]
+    Unknown,
 }
 
 impl FindingKind {
@@ -78,8 +92,33 @@ impl FindingKind {
             FindingKind::FormatChange => "format_change",
             FindingKind::Truncated => "truncated",
             FindingKind::Unreadable => "unreadable",
+            FindingKind::StreamUnreadable => "stream_unreadable",
+            FindingKind::NoSamples => "no_samples",
+            FindingKind::Encrypted => "encrypted",
+            FindingKind::DecodeError => "decode_error",
+            FindingKind::Unknown => "unknown",
         }
     }
+
+    /// Whether the finding says something is missing or wrong with the recording (every kind
+    /// but `encrypted`, which only says what cannot be checked).
+    pub fn counts_against(self) -> bool {
+        !matches!(self, FindingKind::Encrypted)
+    }
+
+    /// Every kind, for metric label sets.
+    pub const ALL: [FindingKind; 10] = [
+        FindingKind::Gap,
+        FindingKind::Backwards,
+        FindingKind::Discontinuity,
+        FindingKind::FormatChange,
+        FindingKind::Truncated,
+        FindingKind::Unreadable,
+        FindingKind::StreamUnreadable,
+        FindingKind::NoSamples,
+        FindingKind::Encrypted,
+        FindingKind::DecodeError,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -167,7 +206,9 @@ impl ScanReportV1 {
     pub fn compute_verdict(files: &[FileReport], findings: &[SessionFinding]) -> Verdict {
         if files.iter().any(|f| !f.readable) {
             Verdict::Unreadable
-        } else if !findings.is_empty() || files.iter().any(|f| !f.findings.is_empty() || !f.complete) {
+        } else if !findings.is_empty()
+            || files.iter().any(|f| f.findings.iter().any(|x| x.kind.counts_against()) || !f.complete)
+        {
             Verdict::Discontinuous
         } else {
             Verdict::Continuous

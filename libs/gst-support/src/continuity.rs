@@ -1,29 +1,41 @@
 //! Pure continuity analysis of demux timelines (no GStreamer calls; unit- and property-tested).
+//! The timestamp model per container family is in docs/continuity.md; in short, per stream:
 //!
-//! Rules, per stream:
-//! * **backwards**: in arrival order the decode timestamp (DTS, else PTS) goes back by more than
-//!   one nominal interval. B-frames reorder PTS within a GOP but never DTS, so they never trip
-//!   this. The timeline is split there and each piece is judged on its own.
-//! * **gap**: within a piece, samples sorted by PTS; a step between consecutive PTS larger than
-//!   the nominal interval plus the tolerance is a gap of `step - nominal` starting one nominal
-//!   interval after the earlier sample. This catches both a jump in timestamps and the MP4 form
-//!   of a hole: one very long sample (stts delta). Jitter below the tolerance never counts.
-//! * **discontinuity**: a buffer flagged DISCONT (other than the first) that no gap or
-//!   backwards finding already explains.
+//! * **backwards**, streams with decode times (MP4, MPEG-TS/PS, FLV, AVI): in arrival order the
+//!   decode time goes back by more than one nominal interval. B-frames reorder presentation
+//!   times within a GOP but never decode times, so they never trip this.
+//! * **backwards**, streams with presentation times only (Matroska/WebM blocks): a frame whose
+//!   time lies more than [`MAX_REORDER`] frames before the latest one, or that lands on a moment
+//!   the stream has already shown (within half a frame of an earlier frame). Reordered B-frames
+//!   fill a moment not yet shown, so any B-frame depth up to 16 never trips this.
+//! * **backwards**, clamped: many frames stamped with (nearly) one time — what a muxer writes
+//!   when told to go back (ffmpeg clamps non-increasing times): the frames' true times are lost.
+//! * The timeline is split where it goes back, and each piece is judged on its own for **gap**:
+//!   samples sorted by PTS, a step larger than the nominal interval plus the tolerance is a gap
+//!   of `step - nominal` starting one nominal interval after the earlier sample. This catches
+//!   both a jump in timestamps and the MP4 form of a hole: one very long sample (stts delta).
+//! * **discontinuity**: a buffer flagged DISCONT (other than the first) that no gap or backwards
+//!   finding already explains; what the container marks (MPEG-TS continuity counter and
+//!   `discontinuity_indicator`, bytes that are no packet).
 //! * **format_change**: the stream's caps (codec, profile, size, rate, channels) change mid-file.
-//! * **truncated**: the streams end before the duration the container states, by more than
-//!   the tolerance; or the demuxer stopped with an error after data had been read.
+//! * **truncated**: the container's structure is cut short (`media_walk`), the streams end
+//!   before the duration the container states by more than the tolerance, or the demuxer
+//!   stopped with an error after data had been read.
 //!
 //! `at_s` is measured from the file's first timestamp over all streams.
 
 use evidence_contracts::report::{FileReport, Finding, FindingKind, StreamKind, StreamReport};
 use evidence_contracts::{Blake3Digest, Sha256Digest};
+use media_walk::{Family, MarkKind, Walk};
 
 use crate::scan::{DemuxScan, Sample, Timeline};
 
 /// Default gap tolerance: 0.25 s. Large enough that frame-rate jitter, AAC priming and odd
 /// first-fragment durations never count; small enough to find a cut of a few frames at 30 fps.
 pub const DEFAULT_TOLERANCE_NS: u64 = 250_000_000;
+
+/// The deepest frame reordering a decoder allows (H.264/H.265: 16 frames in the DPB).
+pub const MAX_REORDER: u64 = 16;
 
 const NS: f64 = 1e9;
 
@@ -54,14 +66,105 @@ pub struct StreamAnalysis {
     pub end_ns: u64,
 }
 
+/// Where a stream's clock goes back: the latest time before, the sample index where it does.
+struct Reset {
+    from: u64,
+    at_index: usize,
+}
+
+/// Splits a stream (samples in arrival order, all with a PTS) where its clock goes back.
+fn resets(samples: &[&Sample], nominal: u64) -> Vec<Reset> {
+    let mut out = Vec::new();
+    let has_dts = samples.iter().any(|s| s.dts.is_some());
+    if has_dts {
+        let mut max: Option<u64> = None;
+        let back = nominal.max(1_000_000);
+        for (i, s) in samples.iter().enumerate() {
+            let d = s.dts.or(s.pts).unwrap_or(0);
+            match max {
+                Some(m) if d + back < m => {
+                    out.push(Reset { from: m, at_index: i });
+                    max = Some(d);
+                }
+                _ => max = Some(max.map_or(d, |m| m.max(d))),
+            }
+        }
+        return out;
+    }
+    // Presentation times only: replay the stream through a decoder's reorder buffer sized from
+    // the stream's own reorder depth (the earliest of the buffered frames is shown next). A
+    // frame that arrives earlier than one already shown went back in time: no reordering puts
+    // it there. The buffer is then emptied, as a decoder does at a discontinuity.
+    let pts: Vec<u64> = samples.iter().map(|s| s.pts.unwrap_or(0)).collect();
+    let depth = reorder_depth(&pts) + 1;
+    let back = nominal.max(1_000_000);
+    let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<u64>> = Default::default();
+    let mut shown: Option<u64> = None;
+    let mut latest: Option<u64> = None;
+    for (i, p) in pts.iter().enumerate() {
+        if let Some(s) = shown
+            && p + back < s
+        {
+            out.push(Reset { from: latest.unwrap_or(s), at_index: i });
+            heap.clear();
+            shown = None;
+        }
+        latest = Some(if out.last().is_some_and(|r| r.at_index == i) { *p } else { latest.map_or(*p, |l| l.max(*p)) });
+        heap.push(std::cmp::Reverse(*p));
+        if heap.len() > depth
+            && let Some(std::cmp::Reverse(v)) = heap.pop()
+        {
+            shown = Some(shown.map_or(v, |s| s.max(v)));
+        }
+    }
+    out
+}
+
+/// How many frames a stream with presentation times only reorders by (its B-frame depth): the
+/// largest number of earlier frames (of the last [`MAX_REORDER`]) that a frame is shown before,
+/// counted only when it recurs (at least twice and in 0.5 % of frames). A step back also makes
+/// frames shown before many earlier ones, but once, not at every group of pictures.
+pub fn reorder_depth(pts: &[u64]) -> usize {
+    let mut hist = [0usize; MAX_REORDER as usize + 1];
+    for (i, p) in pts.iter().enumerate() {
+        let lo = i.saturating_sub(MAX_REORDER as usize);
+        let d = pts[lo..i].iter().filter(|q| *q > p).count();
+        hist[d] += 1;
+    }
+    let need = (pts.len() / 200).max(2);
+    (1..hist.len()).rev().find(|d| hist[*d] >= need).unwrap_or(0)
+}
+
 /// Analyses one stream. `t0` is the file's first timestamp (for `at_s`).
 pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
     let kind = t.kind;
-    let samples: Vec<&Sample> = t.samples.iter().filter(|s| s.pts.is_some()).collect();
+    // A video frame without a time after timed ones: its parser dropped a time that repeated
+    // the previous one (matroskademux/h264parse do, when a muxer clamped times going back).
+    // It stands at the previous frame's time, so a run of them shows as clamped.
+    let filled: Vec<Sample>;
+    let source: &[Sample] =
+        if kind == StreamKind::Video && t.samples.iter().skip_while(|s| s.pts.is_none()).any(|s| s.pts.is_none()) {
+            let mut last = None;
+            filled = t
+                .samples
+                .iter()
+                .map(|s| {
+                    let mut s = *s;
+                    if s.pts.is_none() {
+                        s.pts = last;
+                    }
+                    last = s.pts;
+                    s
+                })
+                .collect();
+            &filled
+        } else {
+            &t.samples
+        };
+    let samples: Vec<&Sample> = source.iter().filter(|s| s.pts.is_some()).collect();
     let mut findings = Vec::new();
     let label = kind.as_str();
 
-    // Split into pieces where the decode clock goes back.
     let all_pts: Vec<u64> = {
         let mut v: Vec<u64> = samples.iter().filter_map(|s| s.pts).collect();
         v.sort_unstable();
@@ -69,37 +172,35 @@ pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
     };
     let durs: Vec<u64> = samples.iter().filter_map(|s| s.duration).collect();
     let nominal = nominal_interval(&all_pts, &durs);
-    let back_threshold = nominal.max(1_000_000);
-    let mut pieces: Vec<Vec<&Sample>> = vec![Vec::new()];
-    let mut max_decode: Option<u64> = None;
-    let mut resets = Vec::new();
-    for s in &samples {
-        let d = s.dts.or(s.pts).unwrap_or(0);
-        if let Some(m) = max_decode
-            && d + back_threshold < m
-        {
-            resets.push((m, d));
-            pieces.push(Vec::new());
-            max_decode = Some(d);
-        } else {
-            max_decode = Some(max_decode.map_or(d, |m| m.max(d)));
-        }
-        if let Some(p) = pieces.last_mut() {
-            p.push(s);
-        }
+    let resets = resets(&samples, nominal);
+    let mut pieces: Vec<&[&Sample]> = Vec::new();
+    let mut from = 0;
+    for r in &resets {
+        pieces.push(&samples[from..r.at_index]);
+        from = r.at_index;
     }
+    pieces.push(&samples[from..]);
+
     let mut explained: Vec<u64> = Vec::new();
-    for (from, to) in &resets {
-        let at = from.saturating_sub(t0);
-        explained.push(*to);
+    for (i, r) in resets.iter().enumerate() {
+        let (old, piece) = (pieces[i], pieces[i + 1]);
+        // Where the new piece starts in presentation order: its earliest time among the first
+        // frames (a reordered stream may begin with a later frame); where the old one ended:
+        // the latest time it showed (not the decode clock, which lags behind reordering).
+        let lead = piece.len().min(MAX_REORDER as usize + 1);
+        let to = piece[..lead].iter().filter_map(|s| s.pts).min().unwrap_or(0);
+        let from_p = old.iter().filter_map(|s| s.pts).max().unwrap_or(r.from);
+        let back = (from_p + nominal).saturating_sub(to);
+        let at = (from_p + nominal).saturating_sub(t0);
+        explained.push(to);
         findings.push(Finding {
             kind: FindingKind::Backwards,
             stream: Some(kind),
             at_s: secs(at),
-            duration_s: secs(from - to),
+            duration_s: secs(back),
             detail: format!(
                 "The {label} timestamps jump back by {:.3} s after {:.3} s (clock reset or pieces of several recordings joined).",
-                secs(from - to),
+                secs(back),
                 secs(at)
             ),
         });
@@ -112,12 +213,42 @@ pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
         if pts.is_empty() {
             continue;
         }
-        pts.sort_unstable_by_key(|p| p.0);
+        pts.sort_by_key(|p| p.0);
         start = start.min(pts[0].0);
         let last = pts[pts.len() - 1];
         end = end.max(last.0 + last.1.filter(|d| *d <= nominal.saturating_mul(2).max(tolerance)).unwrap_or(nominal));
-        for w in pts.windows(2) {
+        let mut run = 0u64; // consecutive steps of (nearly) no time
+        let mut squeezed = 0u64; // the time those frames stand for
+        for (k, w) in pts.windows(2).enumerate() {
             let step = w[1].0 - w[0].0;
+            if nominal > 0 && step < nominal / 4 {
+                run += 1;
+                // The time a clamped frame stands for: its duration when the container says.
+                squeezed += w[0].1.unwrap_or(nominal).max(nominal);
+            }
+            let run_ends = nominal > 0 && (step >= nominal / 4 || k + 2 == pts.len());
+            if run_ends && run > 0 {
+                if squeezed > tolerance {
+                    let first = pts[k + 1 - run as usize + usize::from(step < nominal / 4)].0;
+                    let at = first.saturating_sub(t0);
+                    explained.push(first);
+                    findings.push(Finding {
+                        kind: FindingKind::Backwards,
+                        stream: Some(kind),
+                        at_s: secs(at),
+                        duration_s: secs(squeezed),
+                        detail: format!(
+                            "{} {label} frames carry (nearly) the same time at {:.3} s: the clock went back by about {:.3} s \
+                             there and the muxer clamped the times, so these frames' own times are lost.",
+                            run + 1,
+                            secs(at),
+                            secs(squeezed)
+                        ),
+                    });
+                }
+                run = 0;
+                squeezed = 0;
+            }
             if nominal > 0 && step > nominal + tolerance {
                 let hole = step - nominal;
                 let at = (w[0].0 + nominal).saturating_sub(t0);
@@ -140,7 +271,8 @@ pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
     let slack = nominal.saturating_mul(3).max(tolerance);
     for s in samples.iter().skip(1).filter(|s| s.discont) {
         let p = s.pts.unwrap_or(0);
-        if explained.iter().any(|e| e.abs_diff(p) <= slack) {
+        // A demuxer flags the first buffers of a stream (start, reordered first frames).
+        if p <= start.saturating_add(slack) || explained.iter().any(|e| e.abs_diff(p) <= slack) {
             continue;
         }
         explained.push(p);
@@ -166,6 +298,10 @@ pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
         });
     }
 
+    // Subtitles, captions and data are sparse by nature: reported, never judged.
+    if kind == StreamKind::Other {
+        findings.clear();
+    }
     let report = StreamReport {
         kind,
         codec: t.codec.clone(),
@@ -179,6 +315,57 @@ pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
     StreamAnalysis { report, findings, start_ns: start, end_ns: end }
 }
 
+/// The timelines to judge: for the families whose own times are the evidence (MPEG-TS/PS, AVI,
+/// FLV) the times as written replace the demuxer's (which smooths jumps, undoes no wrap, or
+/// invents times), paired with the demuxer's streams of the same kind in order for codec, size
+/// and format changes; a stream only the walk found (its parser failed) is kept with the
+/// container's codec name.
+pub fn timelines(scan: &DemuxScan) -> Vec<(Timeline, u16)> {
+    let Some(walk) = scan.walk.as_ref().filter(|w| {
+        matches!(w.family, Family::MpegTs | Family::MpegPs | Family::Avi | Family::Flv)
+            && w.streams.iter().any(|s| !s.samples.is_empty())
+    }) else {
+        return scan.streams.iter().map(|t| (t.clone(), 0)).collect();
+    };
+    let mut out = Vec::new();
+    let mut used = vec![false; scan.streams.len()];
+    for raw in walk.streams.iter().filter(|s| !s.samples.is_empty()) {
+        let pair = scan.streams.iter().enumerate().position(|(i, g)| !used[i] && g.kind == raw.kind);
+        let t = match pair {
+            Some(i) => {
+                used[i] = true;
+                let g = &scan.streams[i];
+                let scale = |idx: usize| {
+                    if g.samples.is_empty() { idx } else { idx * raw.samples.len() / g.samples.len().max(1) }
+                };
+                // GStreamer's parser of this stream failed: the container's codec name is the
+                // better one (an MPEG-PS without a stream map calls H.264 "MPEG video").
+                let failed = scan.error_from_parser.as_deref().and_then(parser_stream) == Some(raw.kind);
+                Timeline {
+                    kind: raw.kind,
+                    codec: if failed && !raw.codec.is_empty() { raw.codec.clone() } else { g.codec.clone() },
+                    size: g.size,
+                    samples: raw.samples.clone(),
+                    format_changes: g
+                        .format_changes
+                        .iter()
+                        .map(|(i, a, b)| (scale(*i), a.clone(), b.clone()))
+                        .collect(),
+                }
+            }
+            None => Timeline {
+                kind: raw.kind,
+                codec: if raw.codec.is_empty() { "unknown".into() } else { raw.codec.clone() },
+                size: None,
+                samples: raw.samples.clone(),
+                format_changes: Vec::new(),
+            },
+        };
+        out.push((t, raw.program));
+    }
+    out
+}
+
 /// Builds the report of one file from its demux scan.
 pub fn file_report(
     name: &str,
@@ -188,50 +375,215 @@ pub fn file_report(
     scan: &DemuxScan,
     tolerance: u64,
 ) -> FileReport {
-    let has_samples = scan.streams.iter().any(|s| s.samples.iter().any(|x| x.pts.is_some()));
-    if !has_samples {
-        let why = scan.error.clone().unwrap_or_else(|| "the demuxer found no timed media in it".into());
+    let streams_in = timelines(scan);
+    let container = scan.container.clone().unwrap_or_else(|| "unknown".into());
+    let walk = scan.walk.as_ref();
+    let timed = |s: &Timeline| s.samples.iter().any(|x| x.pts.is_some());
+    let has_samples = streams_in.iter().any(|(s, _)| timed(s));
+    let mpeg = walk.is_some_and(|w| matches!(w.family, Family::MpegTs | Family::MpegPs) && w.units > 0);
+    let av = streams_in.iter().any(|(s, _)| s.kind != StreamKind::Other && timed(s));
+    if mpeg && !av {
+        // A multiplex that is read packet by packet but carries no audio or video (tables,
+        // teletext, data carousels, private streams this scan cannot time).
+        let w = walk.expect("checked above");
+        let mut findings = mark_findings(w, &[], 0, tolerance);
+        findings.insert(
+            0,
+            Finding {
+                kind: FindingKind::NoSamples,
+                stream: None,
+                at_s: 0.0,
+                duration_s: 0.0,
+                detail: format!(
+                    "The {} is read ({} {}) but carries no audio or video this scan can time: only tables, data or \
+                     private streams. Nothing recorded to judge.",
+                    family_name(w.family),
+                    w.units,
+                    if w.family == Family::MpegTs { "packets" } else { "packets of the program stream" }
+                ),
+            },
+        );
+        let complete = w.truncation.is_none();
+        if let Some(t) = &w.truncation {
+            findings.push(Finding {
+                kind: FindingKind::Truncated,
+                stream: None,
+                at_s: 0.0,
+                duration_s: 0.0,
+                detail: format!("The file is cut short: {}.", cut_text(t)),
+            });
+        }
         return FileReport {
+            name: name.into(),
+            bytes,
+            blake3,
+            sha256,
+            readable: true,
+            complete,
+            container: family_name(w.family).to_lowercase().replace("mpeg-ts", "mpegts"),
+            recorded_start: scan.recorded_start,
+            duration_s: 0.0,
+            streams: streams_in.iter().map(|(t, _)| analyse_stream(t, 0, tolerance).report).collect(),
+            findings,
+            error: scan.error.clone(),
+        };
+    }
+    if !has_samples {
+        let mut report = FileReport {
             name: name.into(),
             bytes,
             blake3,
             sha256,
             readable: false,
             complete: false,
-            container: scan.container.clone().unwrap_or_else(|| "unknown".into()),
+            container,
             recorded_start: scan.recorded_start,
             duration_s: 0.0,
             streams: Vec::new(),
-            findings: vec![Finding {
-                kind: FindingKind::Unreadable,
+            findings: Vec::new(),
+            error: None,
+        };
+        if walk.is_some_and(|w| w.init_only) {
+            // A movie box that describes streams and holds no sample: legal, and not a recording.
+            report.readable = true;
+            report.complete = walk.is_some_and(|w| w.truncation.is_none());
+            report.streams = scan.streams.iter().map(|t| analyse_stream(t, 0, tolerance).report).collect();
+            report.findings.push(Finding {
+                kind: FindingKind::NoSamples,
                 stream: None,
                 at_s: 0.0,
                 duration_s: 0.0,
-                detail: format!(
-                    "The file cannot be demuxed ({why}); it is kept and sealed byte for byte, and needs a person to examine it.",
-                ),
-            }],
-            error: Some(why),
-        };
+                detail:
+                    "The file is an initialisation segment: it describes the streams but holds no frame; the footage \
+                         is in other files (media segments) or was never written."
+                        .into(),
+            });
+            return report;
+        }
+        let why = scan.error.clone().unwrap_or_else(|| "the demuxer found no timed media in it".into());
+        let mut cut = walk
+            .and_then(|w| w.truncation.as_ref())
+            .map(|t| format!(" It is cut short: {}.", cut_text(t)))
+            .unwrap_or_default();
+        if walk.is_some_and(|w| w.segment_only) {
+            cut.push_str(
+                " It is a media segment (fragments without a movie box): the codec setup is in its initialisation \
+                 segment, another file, and the two must be read together.",
+            );
+        }
+        if walk.is_some_and(|w| w.encrypted) {
+            cut.push_str(
+                " Its samples are encrypted (Common Encryption): GStreamer does not demux them without the key.",
+            );
+        }
+        report.findings.push(Finding {
+            kind: FindingKind::Unreadable,
+            stream: None,
+            at_s: 0.0,
+            duration_s: 0.0,
+            detail: format!(
+                "The file cannot be demuxed ({why}); it is kept and sealed byte for byte, and needs a person to examine it.{cut}",
+            ),
+        });
+        report.error = Some(why);
+        return report;
     }
-    let t0 = scan.streams.iter().flat_map(|s| s.samples.iter().filter_map(|x| x.pts)).min().unwrap_or(0);
+    // Each program of a multiplex on its own clock (`at_s` from its own first time); a file's
+    // duration is its longest program's.
+    let first = |prog: u16| {
+        streams_in.iter().filter(|(_, p)| *p == prog).flat_map(|(s, _)| s.samples.iter().filter_map(|x| x.pts)).min()
+    };
+    let t0 = streams_in.iter().flat_map(|(s, _)| s.samples.iter().filter_map(|x| x.pts)).min().unwrap_or(0);
     let mut streams = Vec::new();
     let mut findings = Vec::new();
     let mut end = 0u64;
-    for t in &scan.streams {
-        let a = analyse_stream(t, t0, tolerance);
-        end = end.max(a.end_ns);
+    let mut span = 0u64;
+    // The file's extent comes from its audio and video (sparse subtitles end anywhere), or from
+    // whatever it holds when it holds nothing else.
+    let judged = |k: StreamKind| k != StreamKind::Other || !av;
+    for (t, prog) in &streams_in {
+        let p0 = first(*prog).unwrap_or(t0);
+        let a = analyse_stream(t, p0, tolerance);
+        if judged(t.kind) {
+            end = end.max(a.end_ns);
+            span = span.max(a.end_ns.saturating_sub(p0));
+        }
         streams.push(a.report);
         findings.extend(a.findings);
     }
-    if let Some(ts) = &scan.ts {
-        findings.extend(ts_findings(ts, &findings, tolerance));
+    if walk.is_some_and(|w| matches!(w.family, Family::Bmff | Family::Matroska)) {
+        // These containers have no break flag: a DISCONT there is the demuxer's own (a new
+        // fragment), and the timeline tells whether anything is missing.
+        findings.retain(|f| f.kind != FindingKind::Discontinuity);
+    }
+    if let Some(w) = walk {
+        findings.extend(mark_findings(w, &findings, t0, tolerance));
+        if w.encrypted {
+            findings.push(Finding {
+                kind: FindingKind::Encrypted,
+                stream: None,
+                at_s: 0.0,
+                duration_s: 0.0,
+                detail:
+                    "The samples are encrypted (Common Encryption): their timing is judged, their pictures and sound \
+                         cannot be checked without the key."
+                        .into(),
+            });
+        }
+    }
+    // A parser that failed on one stream: that stream is named, the rest is judged. Where the
+    // walk times that stream from the container itself, only GStreamer's reading of its
+    // content failed (often a codec the container does not name): the timing is judged in full.
+    let parser_failed = scan.error_from_parser.is_some() && scan.error.is_some();
+    let timed_by_walk = |kind: Option<StreamKind>| {
+        walk.is_some_and(|w| {
+            matches!(w.family, Family::MpegTs | Family::MpegPs | Family::Avi | Family::Flv)
+                && w.streams.iter().any(|s| kind.is_none_or(|k| k == s.kind) && !s.samples.is_empty())
+        })
+    };
+    if let (Some(parser), Some(err)) = (&scan.error_from_parser, &scan.error)
+        && !timed_by_walk(parser_stream(parser))
+    {
+        findings.push(Finding {
+            kind: FindingKind::StreamUnreadable,
+            stream: parser_stream(parser),
+            at_s: 0.0,
+            duration_s: 0.0,
+            detail: format!(
+                "GStreamer's {parser} cannot parse one stream ({err}); its timing is judged from the container, its content \
+                 is not checked."
+            ),
+        });
     }
     let mut complete = true;
-    let data_end = end.saturating_sub(t0);
-    if let Some(err) = &scan.error {
+    let data_end = span;
+    // MPEG-TS/PS state no duration: what GStreamer answers is its estimate from the clock
+    // (which counts a joined file's pieces twice, or a wrap as a day).
+    let stated = scan
+        .container_duration_ns
+        .filter(|_| !walk.is_some_and(|w| matches!(w.family, Family::MpegTs | Family::MpegPs)))
+        .map(|d| d.saturating_sub(walk.map_or(0, |w| w.empty_edit_ns)));
+    // The stated duration counts from the container's zero (an edit list may start the media
+    // later): compare it with where the data ends on that clock.
+    let stated_missing = stated.map(|d| d.saturating_sub(end.max(data_end))).filter(|m| *m > tolerance);
+    if let Some(t) = walk.and_then(|w| w.truncation.as_ref()) {
         complete = false;
-        let missing = scan.container_duration_ns.map_or(0, |d| d.saturating_sub(data_end));
+        let missing = t.missing_ns.or(stated_missing).unwrap_or(0);
+        let how_much = if missing > 0 {
+            format!("{:.3} s are missing at the end", secs(missing))
+        } else {
+            "how much time is missing the container does not say".into()
+        };
+        findings.push(Finding {
+            kind: FindingKind::Truncated,
+            stream: None,
+            at_s: secs(data_end),
+            duration_s: secs(missing),
+            detail: format!("The file is cut short at {:.3} s: {}; {how_much}.", secs(data_end), cut_text(t)),
+        });
+    } else if let Some(err) = scan.error.as_ref().filter(|_| !parser_failed) {
+        complete = false;
+        let missing = stated.map_or(0, |d| d.saturating_sub(end.max(data_end)));
         findings.push(Finding {
             kind: FindingKind::Truncated,
             stream: None,
@@ -239,20 +591,19 @@ pub fn file_report(
             duration_s: secs(missing),
             detail: format!("The data stops at {:.3} s with an error ({err}).", secs(data_end)),
         });
-    } else if let Some(d) = scan.container_duration_ns
-        && d > data_end + tolerance
-    {
+    } else if let Some(missing) = stated_missing {
         complete = false;
+        let d = end.max(data_end) + missing;
         findings.push(Finding {
             kind: FindingKind::Truncated,
             stream: None,
             at_s: secs(data_end),
-            duration_s: secs(d - data_end),
+            duration_s: secs(missing),
             detail: format!(
                 "The container states {:.3} s but the data ends at {:.3} s: {:.3} s are missing at the end.",
                 secs(d),
                 secs(data_end),
-                secs(d - data_end)
+                secs(missing)
             ),
         });
     }
@@ -264,7 +615,7 @@ pub fn file_report(
         sha256,
         readable: true,
         complete,
-        container: scan.container.clone().unwrap_or_else(|| "unknown".into()),
+        container,
         recorded_start: scan.recorded_start,
         duration_s: secs(data_end),
         streams,
@@ -273,61 +624,105 @@ pub fn file_report(
     }
 }
 
-/// Findings from the raw MPEG-TS pass that the demuxed timelines do not already show.
-fn ts_findings(ts: &crate::ts::TsScan, existing: &[Finding], tolerance: u64) -> Vec<Finding> {
+fn cut_text(t: &media_walk::Truncation) -> String {
+    match t.missing_bytes {
+        Some(b) => format!("{} is {b} bytes short", t.what),
+        None => format!("{} is incomplete", t.what),
+    }
+}
+
+/// The kind of stream a GStreamer parser handles, from its name.
+fn parser_stream(parser: &str) -> Option<StreamKind> {
+    let audio = ["audio", "aac", "mpegaudio", "ac3", "dca", "flac", "opus", "amr", "wav", "sbc", "mlp", "dts"];
+    let video = ["video", "h264", "h265", "jpeg", "vc1", "av1", "vp9", "png", "dirac"];
+    if audio.iter().any(|a| parser.contains(a)) {
+        Some(StreamKind::Audio)
+    } else if video.iter().any(|v| parser.contains(v)) {
+        Some(StreamKind::Video)
+    } else {
+        None
+    }
+}
+
+/// Findings from what the container marks that the timelines do not already show.
+fn mark_findings(w: &Walk, existing: &[Finding], t0: u64, tolerance: u64) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    let near = |list: &[Finding], kind: FindingKind, stream: StreamKind, at: f64| {
-        list.iter().any(|f| f.kind == kind && f.stream == Some(stream) && (f.at_s - at).abs() < 1.0)
+    let slack = secs(tolerance).max(1.0);
+    let kind_of = |i: Option<usize>| i.and_then(|i| w.streams.get(i)).map(|s| s.kind);
+    let explained = |at: f64, kind: Option<StreamKind>| {
+        existing.iter().any(|f| {
+            matches!(f.kind, FindingKind::Gap | FindingKind::Backwards)
+                && (kind.is_none() || f.stream == kind)
+                && (f.at_s - at).abs() <= slack
+        })
     };
-    for j in &ts.jumps {
-        let at = j.elapsed_before as f64 / 90_000.0;
-        let back = (j.from - j.to) as f64 / 90_000.0;
-        if near(existing, FindingKind::Backwards, j.kind, at) || near(&out, FindingKind::Backwards, j.kind, at) {
-            continue;
-        }
+    let garbage: Vec<&media_walk::Mark> = w.marks.iter().filter(|m| m.kind == MarkKind::Garbage).collect();
+    if let Some(g) = garbage.first() {
+        let bytes: u64 = garbage.iter().map(|m| m.count).sum();
+        let places = if garbage.len() > 1 { format!(" in {} places, the first", garbage.len()) } else { String::new() };
         out.push(Finding {
-            kind: FindingKind::Backwards,
-            stream: Some(j.kind),
-            at_s: at,
-            duration_s: back,
+            kind: FindingKind::Discontinuity,
+            stream: None,
+            at_s: 0.0,
+            duration_s: 0.0,
             detail: format!(
-                "The {} clock written in the file (PID {}) jumps back by {back:.3} s after {at:.3} s: pieces of several \
-                 recordings are joined here (the demuxer smooths this over on playback).",
-                j.kind.as_str(),
-                j.pid
+                "{bytes} bytes{places} at byte {} are no part of any {} structure: the file is damaged there, or pieces \
+                 were joined.",
+                g.offset,
+                family_name(w.family)
             ),
         });
     }
-    let mut by_pid: std::collections::BTreeMap<u16, Vec<&crate::ts::CounterError>> = Default::default();
-    for c in &ts.counter_errors {
-        by_pid.entry(c.pid).or_default().push(c);
-    }
-    let slack = (tolerance as f64 / NS).max(1.0);
-    for (pid, errs) in by_pid {
-        let kind = ts.streams.iter().find(|(p, _)| *p == pid).map(|(_, k)| *k);
-        let unexplained: Vec<_> = errs
-            .iter()
-            .filter(|c| {
-                let at = c.elapsed.unwrap_or(0) as f64 / 90_000.0;
-                !ts.jumps.iter().any(|j| j.pid == pid && (j.elapsed_before as f64 / 90_000.0 - at).abs() <= slack)
-            })
-            .collect();
-        if let Some(first) = unexplained.first() {
-            let at = first.elapsed.unwrap_or(0) as f64 / 90_000.0;
-            out.push(Finding {
-                kind: FindingKind::Discontinuity,
-                stream: kind,
-                at_s: at,
-                duration_s: 0.0,
-                detail: format!(
-                    "{} transport packet(s) of PID {pid} are missing or repeated (continuity counter), first at byte {} ({at:.3} s).",
-                    unexplained.len(),
-                    first.offset
-                ),
-            });
-        }
+    for m in w.marks.iter().filter(|m| m.kind != MarkKind::Garbage) {
+        let at = m.before_ns.map(|t| secs(t.saturating_sub(t0)));
+        let kind = kind_of(m.stream);
+        let detail = match m.kind {
+            MarkKind::DiscontinuityFlag => {
+                // The first packets of a stream are often flagged (a muxer starting): not a break.
+                let Some(at) = at else { continue };
+                if explained(at, kind) {
+                    continue;
+                }
+                format!(
+                    "The transport stream marks a discontinuity (discontinuity_indicator) on PID {} at {at:.3} s, byte {}: \
+                     the muxer says its clock or packet count breaks here.",
+                    m.id, m.offset
+                )
+            }
+            MarkKind::CounterLoss => {
+                if at.is_some_and(|a| explained(a, kind)) {
+                    continue;
+                }
+                let what = if kind.is_some() { "" } else { " (tables or data)" };
+                let when = at.map(|a| format!(" ({a:.3} s)")).unwrap_or_default();
+                format!(
+                    "{} transport packet(s) of PID {}{what} are missing or repeated (continuity counter), first at byte {}{when}.",
+                    m.count, m.id, m.offset,
+                )
+            }
+            MarkKind::Garbage => continue,
+        };
+        out.push(Finding {
+            kind: FindingKind::Discontinuity,
+            stream: kind,
+            at_s: at.unwrap_or(0.0),
+            duration_s: 0.0,
+            detail,
+        });
     }
     out
+}
+
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::MpegTs => "MPEG-TS",
+        Family::MpegPs => "MPEG-PS",
+        Family::Matroska => "Matroska",
+        Family::Avi => "AVI",
+        Family::Flv => "FLV",
+        Family::Bmff => "MP4",
+        Family::Unknown => "container",
+    }
 }
 
 /// Where the wall-clock start of each file of a session came from.
@@ -534,7 +929,10 @@ mod tests {
         let a = analyse_stream(&t, 0, DEFAULT_TOLERANCE_NS);
         assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
         assert_eq!(a.findings[0].kind, FindingKind::Backwards);
-        assert!((a.findings[0].duration_s - secs((n - 1) * F)).abs() < 0.05, "{:?}", a.findings[0]);
+        // The last frame shown before the reset ends at (n + 1) frames (PTS are one frame after
+        // the DTS); the next frame says 0: the clock jumps back by that much.
+        assert!((a.findings[0].duration_s - secs((n + 1) * F)).abs() < 0.001, "{:?}", a.findings[0]);
+        assert!((a.findings[0].at_s - secs((n + 1) * F)).abs() < 0.001, "{:?}", a.findings[0]);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!   (set to `Null` on drop), running a pipeline to EOS on the async bus with cancellation and
 //!   a stall watchdog; errors name the element and the file;
 //! * [`scan`]: the demux-only pass that collects every buffer's timestamps per stream;
-//! * [`ts`]: the raw MPEG-TS timestamp pass that finds clock jumps `tsdemux` smooths over;
+//! * the container's own structure (times as written, where it is cut) comes from the pure
+//!   `media-walk` crate, run by [`scan`] on the same file;
 //! * [`record`]: capture of a live RTSP stream into fragmented-MP4 segments with wall-clock
 //!   boundaries (the fixed-camera recorder);
 //! * [`continuity`]: the pure analysis of those timelines into findings (gaps, backwards
@@ -14,6 +15,5 @@ pub mod continuity;
 pub mod pipeline;
 pub mod record;
 pub mod scan;
-pub mod ts;
 
 pub use pipeline::{GstError, PipelineGuard, init};

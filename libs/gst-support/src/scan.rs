@@ -23,14 +23,7 @@ use crate::pipeline::{GstError, PipelineGuard, element_error};
 /// milliseconds even on multi-GB files (qtdemux reads the moov at the end by seeking).
 pub const FIRST_DATA_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One buffer's timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sample {
-    pub pts: Option<u64>,
-    pub dts: Option<u64>,
-    pub duration: Option<u64>,
-    pub discont: bool,
-}
+pub use media_walk::Sample;
 
 /// Everything the pass saw of one stream, in arrival (decode) order.
 #[derive(Debug, Clone)]
@@ -56,8 +49,11 @@ pub struct DemuxScan {
     pub recorded_start: Option<DateTime<Utc>>,
     /// Set when the pass ended in an error: what the element said.
     pub error: Option<String>,
-    /// For MPEG-TS: the raw timestamp pass (clock jumps the demuxer smooths over).
-    pub ts: Option<crate::ts::TsScan>,
+    /// The container's structure as written (`media_walk`): its own timestamps for TS, PS, AVI
+    /// and FLV, where it is cut short, what it marks.
+    pub walk: Option<media_walk::Walk>,
+    /// When `error` is set: whether a parser of one stream raised it (the demuxer read on).
+    pub error_from_parser: Option<String>,
 }
 
 fn container_name(media: &str) -> String {
@@ -145,8 +141,40 @@ struct StreamState {
 /// # Errors
 /// Cancelled, stalled, or GStreamer missing elements.
 pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration) -> Result<DemuxScan, GstError> {
+    let first = demux_pass(path, cancel, stall, None).await?;
+    // One stream's parser failed: the pass stopped there for every stream. Run it again with
+    // that parser left out (its stream exposed as the demuxer gives it), so the rest is judged
+    // to its end; the failure is kept for the report.
+    let Some(parser) = first.error_from_parser.clone() else { return Ok(first) };
+    let mut again = demux_pass(path, cancel, stall, Some(&parser)).await?;
+    let count = |d: &DemuxScan| -> usize { d.streams.iter().map(|s| s.samples.len()).sum() };
+    if count(&again) < count(&first) {
+        return Ok(first);
+    }
+    if again.error.is_none() {
+        again.error.clone_from(&first.error);
+    }
+    again.error_from_parser = Some(parser);
+    Ok(again)
+}
+
+async fn demux_pass(
+    path: &Path,
+    cancel: &CancellationToken,
+    stall: Duration,
+    without_parser: Option<&str>,
+) -> Result<DemuxScan, GstError> {
     crate::init()?;
     let file = path.display().to_string();
+    // The structural walk reads the same (page-cached) bytes on another thread meanwhile.
+    let walk = {
+        let p = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&p)?;
+            let len = f.metadata()?.len();
+            media_walk::walk(f, len)
+        })
+    };
     let mk = |factory: &str| {
         gst::ElementFactory::make(factory).build().map_err(|e| GstError::Parse {
             name: "scan".into(),
@@ -158,6 +186,17 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
     src.set_property("location", &file);
     let typefind = mk("typefind")?;
     let parsebin = mk("parsebin")?;
+    if let Some(skip) = without_parser.map(str::to_owned)
+        && let Some(ty) = gst::glib::Type::from_name("GstAutoplugSelectResult")
+    {
+        // GST_AUTOPLUG_SELECT_TRY = 0, _EXPOSE = 1: the failed parser's stream is exposed as
+        // the demuxer gives it.
+        parsebin.connect("autoplug-select", false, move |args| {
+            let skip_it =
+                args.get(3).and_then(|v| v.get::<gst::ElementFactory>().ok()).is_some_and(|f| f.name() == skip);
+            gst::glib::EnumClass::with_type(ty)?.to_value(i32::from(skip_it))
+        });
+    }
     pipeline
         .add_many([&src, &typefind, &parsebin])
         .map_err(|e| GstError::Parse { name: "scan".into(), detail: e.to_string() })?;
@@ -240,6 +279,7 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
     let bus = pipeline.bus().ok_or_else(|| GstError::State { name: "scan".into(), detail: "no bus".into() })?;
     let mut recorded_start = None;
     let mut error = None;
+    let mut error_from_parser = None;
     let _ = pipeline.set_state(gst::State::Playing); // a failure arrives on the bus as an error
     let mut last = (0u64, tokio::time::Instant::now());
     'run: loop {
@@ -248,6 +288,11 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
                 gst::MessageView::Eos(_) => break 'run,
                 gst::MessageView::Error(err) => {
                     error = Some(element_error(&guard, err).to_string());
+                    error_from_parser = err
+                        .src()
+                        .and_then(|s| s.downcast_ref::<gst::Element>().and_then(|e| e.factory()))
+                        .filter(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).is_some_and(|k| k.contains("Parser")))
+                        .map(|f| f.name().to_string());
                     break 'run;
                 }
                 gst::MessageView::Tag(t) => {
@@ -292,15 +337,8 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
         .lock()
         .map(|v| v.iter().filter_map(|s| s.lock().ok().map(|s| s.timeline.clone())).collect())
         .unwrap_or_default();
-    let ts = if container.as_deref() == Some("mpegts") {
-        let p = path.to_owned();
-        let read =
-            tokio::task::spawn_blocking(move || std::fs::File::open(&p).and_then(|f| crate::ts::scan(f, 45_000)));
-        read.await.ok().and_then(Result::ok)
-    } else {
-        None
-    };
-    Ok(DemuxScan { container, streams, container_duration_ns, recorded_start, error, ts })
+    let walk = walk.await.ok().and_then(Result::ok);
+    Ok(DemuxScan { container, streams, container_duration_ns, recorded_start, error, walk, error_from_parser })
 }
 
 fn parse_gst_datetime(s: &str) -> Option<DateTime<Utc>> {

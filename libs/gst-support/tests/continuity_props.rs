@@ -86,4 +86,86 @@ proptest! {
         prop_assert_eq!(back, expect, "{:?}", a.findings);
         prop_assert!(a.findings.iter().all(|x| x.kind == FindingKind::Backwards), "{:?}", a.findings);
     }
+
+    #[test]
+    fn presentation_times_only_b_frame_orders_of_depth_1_to_16_never_go_backwards(
+        f in interval(),
+        depth in 1usize..=16,
+        gops in 3usize..40,
+        hole in proptest::option::of((1usize..40, 300_000_000u64..5_000_000_000)),
+    ) {
+        // Matroska-style: presentation times only, in decode order. Each group is an anchor
+        // (I/P) followed by `depth` B-frames shown before it, in a pyramid-like decode order
+        // (the middle first), so every frame is shown before up to `depth` earlier ones.
+        let mut samples = Vec::new();
+        let mut shown = 0u64;
+        let mut shift = 0u64;
+        let mut expect_gap = None;
+        for g in 0..gops {
+            if let Some((at, len)) = hole && at == g {
+                expect_gap = Some((shown * f + shift, len));
+                shift += len;
+            }
+            let anchor = shown + depth as u64;
+            let mut order = vec![anchor];
+            let mut bs: Vec<u64> = (shown..anchor).collect();
+            // middle-out: the frame in the middle is decoded first, then the halves.
+            let mut out = Vec::new();
+            while !bs.is_empty() {
+                let m = bs.len() / 2;
+                out.push(bs.remove(m));
+                bs.reverse();
+            }
+            order.extend(out);
+            for k in order {
+                let p = k * f + shift;
+                samples.push(Sample { pts: Some(p), dts: None, duration: None, discont: false });
+            }
+            shown = anchor + 1;
+        }
+        let a = analyse_stream(&timeline(StreamKind::Video, samples), 0, DEFAULT_TOLERANCE_NS);
+        prop_assert!(a.findings.iter().all(|x| x.kind != FindingKind::Backwards), "depth {depth}: {:?}", a.findings);
+        let gaps: Vec<_> = a.findings.iter().filter(|x| x.kind == FindingKind::Gap).collect();
+        match expect_gap {
+            Some((at, len)) if len > DEFAULT_TOLERANCE_NS => {
+                prop_assert_eq!(gaps.len(), 1, "{:?}", a.findings);
+                prop_assert!((gaps[0].at_s - at as f64 / 1e9).abs() < 1e-6);
+                prop_assert!((gaps[0].duration_s - len as f64 / 1e9).abs() < 1e-6);
+            }
+            _ => prop_assert!(gaps.is_empty(), "{:?}", a.findings),
+        }
+    }
+
+    #[test]
+    fn presentation_times_only_a_step_back_is_found_once_at_any_b_frame_depth(
+        f in interval(),
+        depth in 0usize..=8,
+        back_frames in 10u64..200,
+    ) {
+        // 300 frames, then the clock goes back by `back_frames` frames; decode order as above.
+        let mut samples = Vec::new();
+        let mut shown = 0u64;
+        let mut base = 0i64;
+        let mut expect_at = 0u64;
+        while shown < 600 {
+            if shown >= 300 && base == 0 {
+                expect_at = shown * f;
+                base = -((back_frames * f) as i64);
+            }
+            let anchor = shown + depth as u64;
+            let mut order = vec![anchor];
+            order.extend(shown..anchor);
+            for k in order {
+                let p = (k as i64 * f as i64 + base + 10_000 * f as i64) as u64;
+                samples.push(Sample { pts: Some(p), dts: None, duration: None, discont: false });
+            }
+            shown = anchor + 1;
+        }
+        let a = analyse_stream(&timeline(StreamKind::Video, samples), 0, DEFAULT_TOLERANCE_NS);
+        let back: Vec<_> = a.findings.iter().filter(|x| x.kind == FindingKind::Backwards).collect();
+        prop_assert_eq!(back.len(), 1, "{:?}", a.findings);
+        let t0 = 10_000 * f;
+        prop_assert!((back[0].at_s - (expect_at + t0) as f64 / 1e9).abs() < 2.0 * f as f64 / 1e9, "{:?}", back[0]);
+        prop_assert!((back[0].duration_s - (back_frames * f) as f64 / 1e9).abs() < 2.0 * f as f64 / 1e9, "{:?}", back[0]);
+    }
 }
