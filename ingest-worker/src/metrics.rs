@@ -27,7 +27,7 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     ),
     findings: m::counter_vec(
         "evidence_ingest_findings_total",
-        "Continuity findings by kind (gap, backwards, discontinuity, format_change, truncated, unreadable, stream_unreadable, no_samples, encrypted, decode_error).",
+        "Continuity findings by kind (gap, backwards, discontinuity, format_change, truncated, unreadable, stream_unreadable, no_samples, encrypted).",
         &["kind"],
     ),
     verdicts: m::counter_vec("evidence_ingest_scans_total", "Scanned recordings by verdict.", &["verdict"]),

@@ -75,9 +75,6 @@ pub enum FindingKind {
     /// The samples are encrypted (CENC): timing is judged, the pictures cannot be checked.
     /// Informational: does not change the verdict (added within v1, 2026-12-03).
     Encrypted,
-    /// Frames that do not decode (reserved for the optional decoding check; added within v1,
-    /// 2026-12-03).
-    DecodeError,
     /// A kind this version does not know (a newer producer): read, never dropped.
     #[serde(other)]
     Unknown,
@@ -95,7 +92,6 @@ impl FindingKind {
             FindingKind::StreamUnreadable => "stream_unreadable",
             FindingKind::NoSamples => "no_samples",
             FindingKind::Encrypted => "encrypted",
-            FindingKind::DecodeError => "decode_error",
             FindingKind::Unknown => "unknown",
         }
     }
@@ -107,7 +103,7 @@ impl FindingKind {
     }
 
     /// Every kind, for metric label sets.
-    pub const ALL: [FindingKind; 10] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::Gap,
         FindingKind::Backwards,
         FindingKind::Discontinuity,
@@ -117,7 +113,6 @@ impl FindingKind {
         FindingKind::StreamUnreadable,
         FindingKind::NoSamples,
         FindingKind::Encrypted,
-        FindingKind::DecodeError,
     ];
 }
 

@@ -86,3 +86,16 @@ fn rejection_ids_are_stable_across_redeliveries() {
     assert_ne!(make("a").msg_id(), make("b").msg_id());
     assert_eq!(make("a").subject(), "evidence.rejected.v1.ingest");
 }
+
+#[test]
+fn a_finding_kind_from_a_newer_producer_is_read_as_unknown_and_new_kinds_keep_their_names() {
+    use evidence_contracts::report::{Finding, FindingKind};
+    let f: Finding = serde_json::from_str(r#"{"kind":"decoded_badly","at_s":1.0,"duration_s":0.0,"detail":"x"}"#)
+        .expect("an unknown kind is not an error");
+    assert_eq!(f.kind, FindingKind::Unknown);
+    for k in FindingKind::ALL {
+        let json = serde_json::to_value(k).expect("serialises");
+        assert_eq!(json, serde_json::Value::String(k.as_str().into()));
+    }
+    assert!(!FindingKind::Encrypted.counts_against() && FindingKind::NoSamples.counts_against());
+}

@@ -659,17 +659,17 @@ fn mark_findings(w: &Walk, existing: &[Finding], t0: u64, tolerance: u64) -> Vec
     let garbage: Vec<&media_walk::Mark> = w.marks.iter().filter(|m| m.kind == MarkKind::Garbage).collect();
     if let Some(g) = garbage.first() {
         let bytes: u64 = garbage.iter().map(|m| m.count).sum();
-        let places = if garbage.len() > 1 { format!(" in {} places, the first", garbage.len()) } else { String::new() };
+        let places = if garbage.len() > 1 { format!("{} places, the first ", garbage.len()) } else { String::new() };
         out.push(Finding {
             kind: FindingKind::Discontinuity,
             stream: None,
             at_s: 0.0,
             duration_s: 0.0,
             detail: format!(
-                "{bytes} bytes{places} at byte {} are no part of any {} structure: the file is damaged there, or pieces \
+                "{bytes} bytes are no part of any {} structure ({places}at byte {}): the file is damaged there, or pieces \
                  were joined.",
-                g.offset,
-                family_name(w.family)
+                family_name(w.family),
+                g.offset
             ),
         });
     }

@@ -71,6 +71,15 @@ pub fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> std::io::Result<W
     // Only a walk that reached the end cleanly may call a file an initialisation segment.
     w.init_only = moov && !media && !samples_in_moov && at == len;
     w.segment_only = !moov && media;
+    if moov && samples_in_moov && !media && at == len && w.truncation.is_none() {
+        // An index of samples and no media data: the file ends after its index.
+        w.truncation = Some(Truncation {
+            offset: len,
+            missing_bytes: None,
+            missing_ns: None,
+            what: "the media data the movie box indexes (no 'mdat' follows it)".into(),
+        });
+    }
     Ok(w)
 }
 
