@@ -89,3 +89,18 @@ PY
 for f in "$FILE" "${FILE%.mp4}.ts" "${FILE%.mp4}.mkv"; do
   bench_one "$f"
 done
+
+# The optional decoding check (`scan --decode`, worker `ingest.decode_check`) on the MP4, against
+# ffmpeg decoding the same file to nothing: the cost of looking at every frame.
+if [ "${DECODE:-1}" = 1 ]; then
+  q=$(printf %q "$FILE")
+  read -r t_dec rss_dec < <(RUNS=1 measure "$SCAN scan --decode --json $q")
+  read -r t_ff _ < <(RUNS=1 measure "ffmpeg -v error -i $q -f null -")
+  read -r t_plain _ < <(measure "$SCAN scan --json $q")
+  printf '\ndecoding check on %s, 1 run\n' "$FILE"
+  printf '%-58s %8.2f\n' "ingest-worker scan --decode --json" "$t_dec"
+  printf '%-58s %8.2f\n' "ffmpeg -i FILE -f null - (decode only)" "$t_ff"
+  printf '%-58s %8.2f\n' "ingest-worker scan --json (demux only)" "$t_plain"
+  printf 'ratio --decode / demux-only = %.1f; --decode / ffmpeg decode = %.2f; peak RSS %d MiB\n' \
+    "$(awk "BEGIN{print $t_dec / $t_plain}")" "$(awk "BEGIN{print $t_dec / $t_ff}")" "$(( rss_dec / 1024 ))"
+fi

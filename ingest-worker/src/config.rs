@@ -22,6 +22,10 @@ pub struct IngestSection {
     /// Abort a scan that makes no progress for this long. Default `60s`.
     #[serde(with = "humantime_serde")]
     pub stall_timeout: Duration,
+    /// Also decode every frame and report the regions that do not decode (`decode_error`).
+    /// Costs a full decode per recording (docs/benchmarks.md: several times the demux scan).
+    /// Default `false`.
+    pub decode_check: bool,
 }
 
 impl Default for IngestSection {
@@ -30,6 +34,7 @@ impl Default for IngestSection {
             spool_dir: std::env::temp_dir().join("evidence-ingest"),
             gap_tolerance: Duration::from_millis(250),
             stall_timeout: Duration::from_secs(60),
+            decode_check: false,
         }
     }
 }

@@ -183,8 +183,17 @@ impl Handler for IngestHandler {
         let tolerance = u64::try_from(cfg.ingest.gap_tolerance.as_nanos()).unwrap_or(u64::MAX);
         let scan =
             gst_support::scan::demux_scan(spool.path(), &CancellationToken::new(), cfg.ingest.stall_timeout).await?;
-        let file =
+        let mut file =
             continuity::file_report(&req.file_name, digests.size, digests.blake3, digests.sha256, &scan, tolerance);
+        if cfg.ingest.decode_check {
+            let dec =
+                gst_support::decode::decode_scan(spool.path(), &CancellationToken::new(), cfg.ingest.stall_timeout)
+                    .await?;
+            if dec.missing_plugin {
+                tracing::warn!(file = %req.file_name, "decoding check: no decoder for a stream on this host; its frames are not checked");
+            }
+            continuity::add_decode_findings(&mut file, &scan, &dec);
+        }
         // A segment of a recorded session: what lay between it and the previous segment is
         // part of this recording's report (an outage is a gap, never a silent hole).
         let between = segment_findings(req.segment.as_ref(), &req.file_name, cfg.ingest.gap_tolerance);

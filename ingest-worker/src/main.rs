@@ -33,6 +33,10 @@ enum Cmd {
         /// chrono format of the time in file names, used when a file has no container time.
         #[arg(long, default_value = "%Y%m%d%H%M%S")]
         name_time_format: String,
+        /// Also decode every frame and report the regions that do not decode (`decode_error`):
+        /// damage demuxing cannot see. Costs a full decode (docs/benchmarks.md).
+        #[arg(long)]
+        decode: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -79,9 +83,15 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(ingest_worker::main_run(args)).map(|()| std::process::ExitCode::SUCCESS),
-        Cmd::Scan { json, tolerance, session, session_tolerance, name_time_format, files } => {
-            let opts =
-                ingest_worker::scan_cli::Options { json, tolerance, session, session_tolerance, name_time_format };
+        Cmd::Scan { json, tolerance, session, session_tolerance, name_time_format, decode, files } => {
+            let opts = ingest_worker::scan_cli::Options {
+                json,
+                tolerance,
+                session,
+                session_tolerance,
+                name_time_format,
+                decode,
+            };
             rt.block_on(ingest_worker::scan_cli::run(files, &opts))
         }
         Cmd::Calendar { action: _, files } => calendar_check(&files),

@@ -18,6 +18,8 @@ pub struct Options {
     pub session: bool,
     pub session_tolerance: f64,
     pub name_time_format: String,
+    /// Run the decoding check too.
+    pub decode: bool,
 }
 
 /// Expands folder arguments (session mode) into their files, sorted by name.
@@ -58,7 +60,13 @@ pub async fn run(files: Vec<PathBuf>, o: &Options) -> anyhow::Result<ExitCode> {
         let scan = gst_support::scan::demux_scan(path, &CancellationToken::new(), Duration::from_secs(60)).await?;
         let digests = hashing.await.context("hashing thread")?.with_context(|| format!("read {}", path.display()))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        reports.push(continuity::file_report(&name, digests.size, digests.blake3, digests.sha256, &scan, tolerance));
+        let mut report = continuity::file_report(&name, digests.size, digests.blake3, digests.sha256, &scan, tolerance);
+        if o.decode {
+            let dec =
+                gst_support::decode::decode_scan(path, &CancellationToken::new(), Duration::from_secs(60)).await?;
+            continuity::add_decode_findings(&mut report, &scan, &dec);
+        }
+        reports.push(report);
     }
     let mut session_findings = Vec::new();
     if o.session {

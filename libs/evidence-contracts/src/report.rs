@@ -75,6 +75,10 @@ pub enum FindingKind {
     /// The samples are encrypted (CENC): timing is judged, the pictures cannot be checked.
     /// Informational: does not change the verdict (added within v1, 2026-12-03).
     Encrypted,
+    /// Frames the demuxer delivers and no decoder returns, or a decoder's complaint: the
+    /// bitstream is damaged there (`scan --decode` and `ingest.decode_check` only; added within
+    /// v1, 2026-12-03).
+    DecodeError,
     /// A kind this version does not know (a newer producer): read, never dropped.
     #[serde(other)]
     Unknown,
@@ -92,6 +96,7 @@ impl FindingKind {
             FindingKind::StreamUnreadable => "stream_unreadable",
             FindingKind::NoSamples => "no_samples",
             FindingKind::Encrypted => "encrypted",
+            FindingKind::DecodeError => "decode_error",
             FindingKind::Unknown => "unknown",
         }
     }
@@ -103,7 +108,7 @@ impl FindingKind {
     }
 
     /// Every kind, for metric label sets.
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: [FindingKind; 10] = [
         FindingKind::Gap,
         FindingKind::Backwards,
         FindingKind::Discontinuity,
@@ -113,6 +118,7 @@ impl FindingKind {
         FindingKind::StreamUnreadable,
         FindingKind::NoSamples,
         FindingKind::Encrypted,
+        FindingKind::DecodeError,
     ];
 }
 

@@ -363,6 +363,15 @@ pub fn timelines(scan: &DemuxScan) -> Vec<(Timeline, u16)> {
         };
         out.push((t, raw.program));
     }
+    // Audio/video the demuxer found and the walk did not (a stream map the walk cannot read):
+    // judged on the demuxer's times, on a clock of their own.
+    out.extend(
+        scan.streams
+            .iter()
+            .enumerate()
+            .filter(|(i, g)| !used[*i] && g.kind != StreamKind::Other)
+            .map(|(_, g)| (g.clone(), u16::MAX)),
+    );
     out
 }
 
@@ -723,6 +732,188 @@ fn family_name(f: Family) -> &'static str {
         Family::Bmff => "MP4",
         Family::Unknown => "container",
     }
+}
+
+/// Findings of the decoding check: the frames the demuxer delivered that no decoder returned,
+/// as regions per stream, and what the decoders said. Compared on GStreamer's own clock (the
+/// demux and decode passes use the same demuxer); `at_s` from the first demuxed time.
+pub fn decode_findings(scan: &DemuxScan, dec: &crate::decode::DecodeScan) -> Vec<Finding> {
+    const MAX_REGIONS: usize = 20;
+    let mut out = Vec::new();
+    let t0 = scan.streams.iter().flat_map(|s| s.samples.iter().filter_map(|x| x.pts)).min().unwrap_or(0);
+    let mut used = vec![false; dec.streams.len()];
+    // A stream whose parser already failed in the demux pass (an MPEG-PS without a stream map
+    // calls H.264 "MPEG video") cannot be decoded here: the demux report says how it was timed.
+    let failed = scan.error_from_parser.as_deref().and_then(parser_stream);
+    if scan.error_from_parser.is_some() && scan.error_from_parser == dec.error_factory {
+        return out; // the decode pass stopped where the demux pass's parser did: nothing to add
+    }
+    if dec.missing_plugin {
+        // This installation has no decoder for a stream: nothing can be said about its frames
+        // here, and that is no fault of the recording (the worker logs it).
+        return out;
+    }
+    if let Some(e) = &dec.error {
+        // The pass stopped: what it saw before that is judged, and the stop is said.
+        let stop = dec.streams.iter().flat_map(|d| d.buffers.iter().map(|b| b.0)).max().unwrap_or(t0);
+        out.push(Finding {
+            kind: FindingKind::DecodeError,
+            stream: None,
+            at_s: secs(stop.saturating_sub(t0)),
+            duration_s: 0.0,
+            detail: format!("The decoding check stopped at {:.3} s: {e}", secs(stop.saturating_sub(t0))),
+        });
+    }
+    let stop =
+        dec.error.as_ref().map(|_| dec.streams.iter().flat_map(|d| d.buffers.iter().map(|b| b.0)).max().unwrap_or(0));
+    for t in scan.streams.iter().filter(|t| t.kind != StreamKind::Other && Some(t.kind) != failed) {
+        let label = t.kind.as_str();
+        let mut pts: Vec<u64> = t.samples.iter().filter_map(|s| s.pts).collect();
+        if pts.is_empty() {
+            continue;
+        }
+        pts.sort_unstable();
+        let durs: Vec<u64> = t.samples.iter().filter_map(|s| s.duration).collect();
+        let nominal = nominal_interval(&pts, &durs).max(1);
+        if let Some(stop) = stop {
+            pts.retain(|p| *p <= stop);
+            if pts.is_empty() {
+                continue;
+            }
+        }
+        let Some(d) = dec.streams.iter().enumerate().position(|(i, d)| !used[i] && d.kind == Some(t.kind)) else {
+            let why = dec.error.clone().unwrap_or_else(|| "no decoder output".into());
+            out.push(Finding {
+                kind: FindingKind::DecodeError,
+                stream: Some(t.kind),
+                at_s: 0.0,
+                duration_s: 0.0,
+                detail: format!("The {label} stream ({}) gave no decoded frame here ({why}).", t.codec),
+            });
+            continue;
+        };
+        used[d] = true;
+        let mut got: Vec<(u64, u64)> = dec.streams[d].buffers.clone();
+        // Decoders drop a few frames at the start (audio priming, leading frames of an open
+        // GOP): not damage.
+        let priming = 200_000_000;
+        if walk_family(scan).is_some_and(|f| matches!(f, Family::MpegTs | Family::MpegPs)) {
+            // tsdemux/mpegpsdemux smooth clock jumps differently from pass to pass: only the
+            // counts compare.
+            let missing = (pts.len() as u64).saturating_sub(got.len() as u64);
+            if missing * nominal > priming {
+                out.push(Finding {
+                    kind: FindingKind::DecodeError,
+                    stream: Some(t.kind),
+                    at_s: 0.0,
+                    duration_s: secs(missing * nominal),
+                    detail: format!(
+                        "{missing} of {} {label} frames do not decode (damaged bitstream, or a reference frame missing); \
+                         where, this container's demuxer does not let the check say.",
+                        pts.len()
+                    ),
+                });
+            }
+            continue;
+        }
+        got.sort_unstable();
+        // A demuxed frame is decoded when a decoded buffer starts within half a frame of it, or
+        // (audio, whose decoders may merge frames) covers it.
+        let half = nominal / 2;
+        let mut k = 0;
+        let mut regions: Vec<(u64, u64)> = Vec::new(); // (first pts, frames)
+        let mut run: Option<(u64, u64)> = None;
+        for p in &pts {
+            while k < got.len() && got[k].0 + got[k].1.max(half) < *p && got[k].0 + half < *p {
+                k += 1;
+            }
+            let ok = got[k.saturating_sub(1)..got.len().min(k + 2)]
+                .iter()
+                .any(|(g, gd)| g.abs_diff(*p) <= half || (*g <= *p && *p < g + gd));
+            match (ok, run.as_mut()) {
+                (false, Some(r)) => r.1 += 1,
+                (false, None) => run = Some((*p, 1)),
+                (true, Some(_)) => regions.extend(run.take()),
+                (true, None) => {}
+            }
+        }
+        regions.extend(run.take());
+        let last = pts[pts.len() - 1];
+        regions.retain(|(first, n)| {
+            let short = n * nominal <= priming;
+            // …and the last frames at the end (a decoder's delay left unflushed).
+            !(short && (first - pts[0] < priming || last.saturating_sub(*first) < priming))
+        });
+        let total: u64 = regions.iter().map(|r| r.1).sum();
+        for (first, n) in regions.iter().take(MAX_REGIONS) {
+            let at = first.saturating_sub(t0);
+            out.push(Finding {
+                kind: FindingKind::DecodeError,
+                stream: Some(t.kind),
+                at_s: secs(at),
+                duration_s: secs(n * nominal),
+                detail: format!(
+                    "{n} {label} frame(s) from {:.3} s do not decode: the demuxer delivers them, the decoder returns \
+                     nothing for them (damaged bitstream, or a reference frame missing).",
+                    secs(at)
+                ),
+            });
+        }
+        if regions.len() > MAX_REGIONS {
+            out.push(Finding {
+                kind: FindingKind::DecodeError,
+                stream: Some(t.kind),
+                at_s: secs(regions[MAX_REGIONS].0.saturating_sub(t0)),
+                duration_s: 0.0,
+                detail: format!(
+                    "{} more regions of {label} frames do not decode ({total} frames in all).",
+                    regions.len() - MAX_REGIONS
+                ),
+            });
+        }
+    }
+    let mut said: Vec<(&str, &str)> = Vec::new();
+    for (el, msg, pos) in &dec.messages {
+        if said.contains(&(el.as_str(), msg.as_str())) {
+            continue;
+        }
+        said.push((el, msg));
+        out.push(Finding {
+            kind: FindingKind::DecodeError,
+            stream: parser_stream(el),
+            at_s: pos.map_or(0.0, |p| secs(p.saturating_sub(t0))),
+            duration_s: 0.0,
+            detail: format!("The decoder {el} reports: {msg}"),
+        });
+    }
+    out
+}
+
+fn walk_family(scan: &DemuxScan) -> Option<Family> {
+    scan.walk.as_ref().map(|w| w.family)
+}
+
+/// Adds the decoding check's findings to a report (and marks it as checked in `tool`'s sense:
+/// the findings say so).
+pub fn add_decode_findings(report: &mut FileReport, scan: &DemuxScan, dec: &crate::decode::DecodeScan) {
+    if !report.readable || report.findings.iter().any(|f| f.kind == FindingKind::NoSamples) {
+        return;
+    }
+    // Where the timeline already goes back or skips, the frames' times are not theirs: what
+    // does not match there is said by that finding.
+    let timing: Vec<(Option<StreamKind>, f64, f64)> = report
+        .findings
+        .iter()
+        .filter(|f| matches!(f.kind, FindingKind::Backwards | FindingKind::Gap))
+        .map(|f| (f.stream, f.at_s - 0.1, f.at_s + f.duration_s + 0.1))
+        .collect();
+    let found = decode_findings(scan, dec).into_iter().filter(|f| {
+        !timing
+            .iter()
+            .any(|(s, a, b)| *s == f.stream && f.at_s + f.duration_s >= *a && f.at_s <= *b && f.duration_s > 0.0)
+    });
+    report.findings.extend(found);
+    report.findings.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
 }
 
 /// Where the wall-clock start of each file of a session came from.

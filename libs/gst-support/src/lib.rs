@@ -12,6 +12,7 @@
 //!   jumps, format changes, truncation) and the [`FileReport`](evidence_contracts::report::FileReport).
 
 pub mod continuity;
+pub mod decode;
 pub mod pipeline;
 pub mod record;
 pub mod scan;

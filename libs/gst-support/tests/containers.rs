@@ -248,3 +248,52 @@ async fn mpeg_ts_across_the_33_bit_wrap_and_joined_pieces() {
     }
     assert!(r.complete, "the pieces are whole: {:#?}", r.findings);
 }
+
+async fn decoded(path: &Path) -> FileReport {
+    let cancel = CancellationToken::new();
+    let scan = demux_scan(path, &cancel, Duration::from_secs(30)).await.expect("scan runs");
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut r = file_report("f", len, Blake3Digest([0; 32]), Sha256Digest([0; 32]), &scan, DEFAULT_TOLERANCE_NS);
+    let dec = gst_support::decode::decode_scan(path, &cancel, Duration::from_secs(30)).await.expect("decode runs");
+    gst_support::continuity::add_decode_findings(&mut r, &scan, &dec);
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decoding_check_finds_damaged_frames_and_nothing_in_clean_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for fam in families() {
+        let p = path(dir.path(), "clean", &fam);
+        make(&fam, &p, None, None);
+        let r = decoded(&p).await;
+        assert!(r.findings.is_empty(), "{}: a clean file decodes whole: {:#?}", fam.ext, r.findings);
+    }
+    // Damage inside the media data, the container intact: 4 KB of noise at 40 % of `mdat`.
+    let fam = families()[0];
+    let p = path(dir.path(), "whole", &fam);
+    make(&fam, &p, None, None);
+    let mut data = std::fs::read(&p).unwrap();
+    let mdat = data.windows(4).position(|w| w == b"mdat").unwrap();
+    let size = u32::from_be_bytes([data[mdat - 4], data[mdat - 3], data[mdat - 2], data[mdat - 1]]) as usize;
+    let at = mdat + 4 + size * 4 / 10;
+    let mut x = 0x9e37_79b9u32;
+    for b in &mut data[at..at + 4096] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let bad = dir.path().join("damaged.mp4");
+    std::fs::write(&bad, &data).unwrap();
+    let plain = report(&bad).await;
+    assert!(plain.findings.is_empty(), "demuxing alone cannot see it: {:#?}", plain.findings);
+    let r = decoded(&bad).await;
+    let d = find(&r, FindingKind::DecodeError, Some(StreamKind::Video));
+    assert!(!d.is_empty(), "{:#?}", r.findings);
+    for f in &d {
+        // Bytes at 40 % of the media data are about 40 % into the recording.
+        assert!((f.at_s - 0.4 * f64::from(SECONDS)).abs() < 2.0, "{f:?}");
+        assert!(f.duration_s > 0.0 && f.detail.contains("do not decode"), "{f:?}");
+    }
+    assert!(r.findings.iter().all(|f| f.kind == FindingKind::DecodeError), "{:#?}", r.findings);
+}
