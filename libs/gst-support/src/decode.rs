@@ -15,7 +15,6 @@ use std::time::Duration;
 use evidence_contracts::report::StreamKind;
 use gst::prelude::*;
 use gstreamer as gst;
-use gstreamer_app as gst_app;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{GstError, PipelineGuard, element_error};
@@ -49,12 +48,7 @@ pub struct DecodeScan {
 pub async fn decode_scan(path: &Path, cancel: &CancellationToken, stall: Duration) -> Result<DecodeScan, GstError> {
     crate::init()?;
     let file = path.display().to_string();
-    let mk = |factory: &str| {
-        gst::ElementFactory::make(factory).build().map_err(|e| GstError::Parse {
-            name: "decode".into(),
-            detail: format!("element {factory} is missing ({e}); install gstreamer1.0-plugins-base/-good/-bad/-libav"),
-        })
-    };
+    let mk = |factory: &str| crate::pipeline::make_element("decode", factory);
     let pipeline = gst::Pipeline::with_name("decode");
     let src = mk("filesrc")?;
     src.set_property("location", &file);
@@ -86,33 +80,16 @@ pub async fn decode_scan(path: &Path, cancel: &CancellationToken, stall: Duratio
             if let Ok(mut s) = streams.lock() {
                 s.push(state.clone());
             }
-            let sink = gst_app::AppSink::builder().sync(false).build();
-            sink.set_property("async", false);
-            sink.set_property("enable-last-sample", false);
             let count = count.clone();
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        if let Some(buf) = sample.buffer()
-                            && let Some(pts) = buf.pts()
-                            && let Ok(mut st) = state.lock()
-                        {
-                            st.buffers.push((pts.nseconds(), buf.duration().map_or(0, |d| d.nseconds())));
-                        }
-                        count.fetch_add(1, Ordering::Relaxed);
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
-            let el: &gst::Element = sink.upcast_ref();
-            if pipeline.add(el).is_err() {
-                return;
-            }
-            let _ = el.sync_state_with_parent();
-            if let Some(sinkpad) = el.static_pad("sink") {
-                let _ = pad.link(&sinkpad);
-            }
+            crate::pipeline::sink_for_pad(&pipeline, pad, move |sample| {
+                if let Some(buf) = sample.buffer()
+                    && let Some(pts) = buf.pts()
+                    && let Ok(mut st) = state.lock()
+                {
+                    st.buffers.push((pts.nseconds(), buf.duration().map_or(0, |d| d.nseconds())));
+                }
+                count.fetch_add(1, Ordering::Relaxed);
+            });
         });
     }
     let bus = pipeline.bus().ok_or_else(|| GstError::State { name: "decode".into(), detail: "no bus".into() })?;

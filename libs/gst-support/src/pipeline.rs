@@ -213,6 +213,48 @@ pub fn position_ns(p: &gst::Pipeline) -> u64 {
     p.query_position::<gst::ClockTime>().map(|t| t.nseconds()).unwrap_or(0)
 }
 
+/// Makes an element of `pipeline`'s, or says which package to install.
+///
+/// # Errors
+/// The factory is not installed.
+pub fn make_element(pipeline: &str, factory: &str) -> Result<gst::Element, GstError> {
+    gst::ElementFactory::make(factory).build().map_err(|e| GstError::Parse {
+        name: pipeline.into(),
+        detail: format!("element {factory} is missing ({e}); install gstreamer1.0-plugins-base/-good/-bad/-libav"),
+    })
+}
+
+/// Links a new `appsink` to `pad` (a demuxer's or decoder's output added while playing) and
+/// hands every sample to `on_sample`. The sink never syncs, never prerolls (one streaming thread
+/// feeds every sink of a demuxer: an async sink's preroll would block the others) and keeps no
+/// last sample.
+pub fn sink_for_pad(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    on_sample: impl Fn(&gst::Sample) + Send + Sync + 'static,
+) {
+    let sink = gstreamer_app::AppSink::builder().sync(false).build();
+    sink.set_property("async", false);
+    sink.set_property("enable-last-sample", false);
+    sink.set_callbacks(
+        gstreamer_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                on_sample(&sample);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let el: &gst::Element = sink.upcast_ref();
+    if pipeline.add(el).is_err() {
+        return;
+    }
+    let _ = el.sync_state_with_parent();
+    if let Some(sinkpad) = el.static_pad("sink") {
+        let _ = pad.link(&sinkpad);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

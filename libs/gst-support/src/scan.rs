@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use evidence_contracts::report::StreamKind;
 use gst::prelude::*;
 use gstreamer as gst;
-use gstreamer_app as gst_app;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{GstError, PipelineGuard, element_error};
@@ -175,12 +174,7 @@ async fn demux_pass(
             media_walk::walk(f, len)
         })
     };
-    let mk = |factory: &str| {
-        gst::ElementFactory::make(factory).build().map_err(|e| GstError::Parse {
-            name: "scan".into(),
-            detail: format!("element {factory} is missing ({e}); install gstreamer1.0-plugins-base/-good/-bad"),
-        })
-    };
+    let mk = |factory: &str| crate::pipeline::make_element("scan", factory);
     let pipeline = gst::Pipeline::with_name("scan");
     let src = mk("filesrc")?;
     src.set_property("location", &file);
@@ -223,56 +217,35 @@ async fn demux_pass(
             if let Ok(mut s) = streams.lock() {
                 s.push(state.clone());
             }
-            let sink = gst_app::AppSink::builder().sync(false).build();
-            // One demuxer thread feeds every sink: with async state changes the first sink's
-            // preroll would block the others.
-            sink.set_property("async", false);
-            sink.set_property("enable-last-sample", false);
             let buffers = buffers.clone();
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        let Some(buf) = sample.buffer() else {
-                            return Ok(gst::FlowSuccess::Ok);
-                        };
-                        buffers.fetch_add(1, Ordering::Relaxed);
-                        if let Ok(mut st) = state.lock() {
-                            if let Some(caps) = sample.caps() {
-                                let CapsInfo { codec, format: fmt, size, .. } = describe_caps(caps);
-                                if st.timeline.size.is_none() {
-                                    st.timeline.size = size;
-                                }
-                                if fmt != st.format {
-                                    let idx = st.timeline.samples.len();
-                                    if idx > 0 {
-                                        let old = std::mem::replace(&mut st.format, fmt.clone());
-                                        st.timeline.format_changes.push((idx, old, fmt));
-                                    } else {
-                                        st.format = fmt;
-                                        st.timeline.codec = codec;
-                                    }
-                                }
-                            }
-                            st.timeline.samples.push(Sample {
-                                pts: buf.pts().map(|t| t.nseconds()),
-                                dts: buf.dts().map(|t| t.nseconds()),
-                                duration: buf.duration().map(|t| t.nseconds()),
-                                discont: buf.flags().contains(gst::BufferFlags::DISCONT),
-                            });
+            crate::pipeline::sink_for_pad(&pipeline, pad, move |sample| {
+                let Some(buf) = sample.buffer() else { return };
+                buffers.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut st) = state.lock() {
+                    if let Some(caps) = sample.caps() {
+                        let CapsInfo { codec, format: fmt, size, .. } = describe_caps(caps);
+                        if st.timeline.size.is_none() {
+                            st.timeline.size = size;
                         }
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
-            let sink_el: &gst::Element = sink.upcast_ref();
-            if pipeline.add(sink_el).is_err() {
-                return;
-            }
-            let _ = sink_el.sync_state_with_parent();
-            if let Some(sinkpad) = sink_el.static_pad("sink") {
-                let _ = pad.link(&sinkpad);
-            }
+                        if fmt != st.format {
+                            let idx = st.timeline.samples.len();
+                            if idx > 0 {
+                                let old = std::mem::replace(&mut st.format, fmt.clone());
+                                st.timeline.format_changes.push((idx, old, fmt));
+                            } else {
+                                st.format = fmt;
+                                st.timeline.codec = codec;
+                            }
+                        }
+                    }
+                    st.timeline.samples.push(Sample {
+                        pts: buf.pts().map(|t| t.nseconds()),
+                        dts: buf.dts().map(|t| t.nseconds()),
+                        duration: buf.duration().map(|t| t.nseconds()),
+                        discont: buf.flags().contains(gst::BufferFlags::DISCONT),
+                    });
+                }
+            });
         });
     }
 

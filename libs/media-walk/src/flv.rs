@@ -40,14 +40,7 @@ pub fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> std::io::Result<W
         let end = at + 11 + size;
         if !matches!(kind, 8 | 9 | 18) {
             // Not a tag: the rest is not FLV (or the file is damaged here).
-            w.marks.push(crate::Mark {
-                kind: crate::MarkKind::Garbage,
-                stream: None,
-                offset: at,
-                before_ns: None,
-                count: len - at,
-                id: 0,
-            });
+            w.marks.push(crate::Mark::garbage(at, len - at));
             break;
         }
         if end > len {

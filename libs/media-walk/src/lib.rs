@@ -119,6 +119,13 @@ pub struct Mark {
     pub id: u32,
 }
 
+impl Mark {
+    /// `bytes` at `offset` that are no structure of the container.
+    pub fn garbage(offset: u64, bytes: u64) -> Mark {
+        Mark { kind: MarkKind::Garbage, stream: None, offset, before_ns: None, count: bytes, id: 0 }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkKind {
     /// MPEG-TS `discontinuity_indicator` set in an adaptation field.

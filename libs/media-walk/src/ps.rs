@@ -12,7 +12,7 @@ use std::io::Read;
 use evidence_contracts::report::StreamKind;
 
 use crate::mpeg::{self, Clock};
-use crate::{Family, Mark, MarkKind, RawStream, Truncation, Walk};
+use crate::{Family, Mark, RawStream, Truncation, Walk};
 
 /// A reader that counts its position and reads through short reads.
 struct Pos<R> {
@@ -80,14 +80,7 @@ pub fn walk(r: impl Read) -> std::io::Result<Walk> {
             // The 3 bytes of this start code were counted as garbage before we knew.
             let bytes = bytes.saturating_sub(3);
             if bytes > 0 {
-                w.marks.push(Mark {
-                    kind: MarkKind::Garbage,
-                    stream: None,
-                    offset: at,
-                    before_ns: None,
-                    count: bytes,
-                    id: 0,
-                });
+                w.marks.push(Mark::garbage(at, bytes));
             }
         }
         code = 0xffff_ffff;
@@ -200,7 +193,7 @@ pub fn walk(r: impl Read) -> std::io::Result<Walk> {
         }
     }
     if let Some((at, bytes)) = garbage.take() {
-        w.marks.push(Mark { kind: MarkKind::Garbage, stream: None, offset: at, before_ns: None, count: bytes, id: 0 });
+        w.marks.push(Mark::garbage(at, bytes));
     }
     let base = es.values().flat_map(|e| e.ticks.iter().map(|(p, d, ..)| d.unwrap_or(*p).min(*p))).min().unwrap_or(0);
     for e in es.values() {

@@ -79,14 +79,7 @@ pub fn walk(mut r: impl Read) -> std::io::Result<Walk> {
                 continue;
             }
             if let Some((at, bytes)) = garbage.take() {
-                w.marks.push(Mark {
-                    kind: MarkKind::Garbage,
-                    stream: None,
-                    offset: at,
-                    before_ns: None,
-                    count: bytes,
-                    id: 0,
-                });
+                w.marks.push(Mark::garbage(at, bytes));
             }
             packet(p, offset + i as u64, &mut pids, &mut pmt_pids, &mut w, &mut anchor);
             packets += 1;
@@ -95,14 +88,7 @@ pub fn walk(mut r: impl Read) -> std::io::Result<Walk> {
         if eof {
             tail = avail - i;
             if tail > prefix && buf[i + prefix] != 0x47 {
-                w.marks.push(Mark {
-                    kind: MarkKind::Garbage,
-                    stream: None,
-                    offset: offset + i as u64,
-                    before_ns: None,
-                    count: tail as u64,
-                    id: 0,
-                });
+                w.marks.push(Mark::garbage(offset + i as u64, tail as u64));
                 tail = 0;
             }
             offset += i as u64;
@@ -113,7 +99,7 @@ pub fn walk(mut r: impl Read) -> std::io::Result<Walk> {
         carry = avail - i;
     }
     if let Some((at, bytes)) = garbage.take() {
-        w.marks.push(Mark { kind: MarkKind::Garbage, stream: None, offset: at, before_ns: None, count: bytes, id: 0 });
+        w.marks.push(Mark::garbage(at, bytes));
     }
     if tail > 0 {
         w.truncation = Some(Truncation {
