@@ -66,14 +66,9 @@ pub struct StreamAnalysis {
     pub end_ns: u64,
 }
 
-/// Where a stream's clock goes back: the latest time before, the sample index where it does.
-struct Reset {
-    from: u64,
-    at_index: usize,
-}
-
-/// Splits a stream (samples in arrival order, all with a PTS) where its clock goes back.
-fn resets(samples: &[&Sample], nominal: u64) -> Vec<Reset> {
+/// Splits a stream (samples in arrival order, all with a PTS) where its clock goes back: the
+/// indexes of the samples that start a new piece.
+fn resets(samples: &[&Sample], nominal: u64) -> Vec<usize> {
     let mut out = Vec::new();
     let has_dts = samples.iter().any(|s| s.dts.is_some());
     if has_dts {
@@ -83,7 +78,7 @@ fn resets(samples: &[&Sample], nominal: u64) -> Vec<Reset> {
             let d = s.dts.or(s.pts).unwrap_or(0);
             match max {
                 Some(m) if d + back < m => {
-                    out.push(Reset { from: m, at_index: i });
+                    out.push(i);
                     max = Some(d);
                 }
                 _ => max = Some(max.map_or(d, |m| m.max(d))),
@@ -100,16 +95,14 @@ fn resets(samples: &[&Sample], nominal: u64) -> Vec<Reset> {
     let back = nominal.max(1_000_000);
     let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<u64>> = Default::default();
     let mut shown: Option<u64> = None;
-    let mut latest: Option<u64> = None;
     for (i, p) in pts.iter().enumerate() {
         if let Some(s) = shown
             && p + back < s
         {
-            out.push(Reset { from: latest.unwrap_or(s), at_index: i });
+            out.push(i);
             heap.clear();
             shown = None;
         }
-        latest = Some(if out.last().is_some_and(|r| r.at_index == i) { *p } else { latest.map_or(*p, |l| l.max(*p)) });
         heap.push(std::cmp::Reverse(*p));
         if heap.len() > depth
             && let Some(std::cmp::Reverse(v)) = heap.pop()
@@ -176,20 +169,20 @@ pub fn analyse_stream(t: &Timeline, t0: u64, tolerance: u64) -> StreamAnalysis {
     let mut pieces: Vec<&[&Sample]> = Vec::new();
     let mut from = 0;
     for r in &resets {
-        pieces.push(&samples[from..r.at_index]);
-        from = r.at_index;
+        pieces.push(&samples[from..*r]);
+        from = *r;
     }
     pieces.push(&samples[from..]);
 
     let mut explained: Vec<u64> = Vec::new();
-    for (i, r) in resets.iter().enumerate() {
+    for i in 0..resets.len() {
         let (old, piece) = (pieces[i], pieces[i + 1]);
         // Where the new piece starts in presentation order: its earliest time among the first
         // frames (a reordered stream may begin with a later frame); where the old one ended:
         // the latest time it showed (not the decode clock, which lags behind reordering).
         let lead = piece.len().min(MAX_REORDER as usize + 1);
         let to = piece[..lead].iter().filter_map(|s| s.pts).min().unwrap_or(0);
-        let from_p = old.iter().filter_map(|s| s.pts).max().unwrap_or(r.from);
+        let from_p = old.iter().filter_map(|s| s.pts).max().unwrap_or(0);
         let back = (from_p + nominal).saturating_sub(to);
         let at = (from_p + nominal).saturating_sub(t0);
         explained.push(to);

@@ -150,6 +150,8 @@ pub async fn demux_scan(path: &Path, cancel: &CancellationToken, stall: Duration
     if count(&again) < count(&first) {
         return Ok(first);
     }
+    // The file's structure does not depend on which parser GStreamer plugs: walked once.
+    again.walk = first.walk;
     if again.error.is_none() {
         again.error.clone_from(&first.error);
     }
@@ -165,15 +167,16 @@ async fn demux_pass(
 ) -> Result<DemuxScan, GstError> {
     crate::init()?;
     let file = path.display().to_string();
-    // The structural walk reads the same (page-cached) bytes on another thread meanwhile.
-    let walk = {
+    // The structural walk reads the same (page-cached) bytes on another thread meanwhile (on
+    // the first pass only: a second pass reuses it).
+    let walk = without_parser.is_none().then(|| {
         let p = path.to_owned();
         tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&p)?;
             let len = f.metadata()?.len();
             media_walk::walk(f, len)
         })
-    };
+    });
     let mk = |factory: &str| crate::pipeline::make_element("scan", factory);
     let pipeline = gst::Pipeline::with_name("scan");
     let src = mk("filesrc")?;
@@ -310,7 +313,10 @@ async fn demux_pass(
         .lock()
         .map(|v| v.iter().filter_map(|s| s.lock().ok().map(|s| s.timeline.clone())).collect())
         .unwrap_or_default();
-    let walk = walk.await.ok().and_then(Result::ok);
+    let walk = match walk {
+        Some(w) => w.await.ok().and_then(Result::ok),
+        None => None,
+    };
     Ok(DemuxScan { container, streams, container_duration_ns, recorded_start, error, walk, error_from_parser })
 }
 

@@ -158,8 +158,6 @@ pub struct Walk {
     pub empty_edit_ns: u64,
     /// Structures read (transport packets, PES, chunks, tags, boxes).
     pub units: u64,
-    /// Total bytes walked.
-    pub bytes: u64,
 }
 
 impl Walk {
@@ -174,7 +172,6 @@ impl Walk {
             segment_only: false,
             empty_edit_ns: 0,
             units: 0,
-            bytes: 0,
         }
     }
 }
@@ -191,7 +188,7 @@ pub fn walk<R: Read + Seek>(r: R, len: u64) -> std::io::Result<Walk> {
     head.truncate(n);
     r.seek(SeekFrom::Start(0))?;
     let family = Family::sniff(&head);
-    let mut w = match family {
+    let w = match family {
         Family::MpegTs => ts::walk(r)?,
         Family::MpegPs => ps::walk(r)?,
         Family::Avi => riff::walk(&mut r, len)?,
@@ -200,7 +197,6 @@ pub fn walk<R: Read + Seek>(r: R, len: u64) -> std::io::Result<Walk> {
         Family::Bmff => bmff::walk(&mut r, len)?,
         Family::Unknown => Walk::new(Family::Unknown),
     };
-    w.bytes = len;
     Ok(w)
 }
 

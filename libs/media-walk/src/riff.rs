@@ -120,12 +120,11 @@ fn list<R: Read + Seek>(
                 let mut t = [0u8; 4];
                 if read_full(r, &mut t)? == 4 {
                     let kept = w.truncation.take();
-                    let ended = list(r, st, w, body + 4, st.len)?;
+                    list(r, st, w, body + 4, st.len)?;
                     // The innermost cut is the more precise one.
                     if w.truncation.is_none() {
                         w.truncation = kept;
                     }
-                    let _ = ended;
                     return Ok(true);
                 }
             }

@@ -35,8 +35,6 @@ struct Pid {
     /// A discontinuity_indicator waiting for the next timestamp of this PID.
     counter_errors: u64,
     first_counter_error: Option<(u64, Option<i64>)>,
-    /// A PSI PID (PAT, PMT) or another PID not in any PMT: counted for the continuity counter.
-    seen: bool,
 }
 
 /// Walks a transport stream read front to back in 1 MiB blocks.
@@ -216,7 +214,6 @@ fn packet(
     }
     let data = &p[payload..];
     let e = pids.entry(pid).or_default();
-    e.seen = true;
     if let Some(prev) = e.cc
         && cc != (prev + 1) & 0x0f
         && cc != prev
