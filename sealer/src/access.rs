@@ -1,5 +1,7 @@
-//! `sealer approve` and `sealer access`: retrieving sealed evidence only under an approval, with
-//! every retrieval and every refusal in the custody ledger (contract: `evidence_contracts::access`).
+//! `sealer approve`, `sealer access` and `sealer classify`: approvals, retrieval under an
+//! approval through the one gate (`crate::gate`), and restricted classes; every retrieval, every
+//! refusal and every classification is in the custody ledger (contract:
+//! `evidence_contracts::access`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,29 +10,55 @@ use anyhow::{Context as _, bail};
 use chrono::Utc;
 use evidence_contracts::access::{AccessApprovalSchema, AccessApprovalV1, AccessScope, Classification};
 use evidence_contracts::ledger::LedgerKind;
-use evidence_contracts::seal::ObjectRole;
-use evidence_contracts::{EvidenceId, decode, subjects};
+use evidence_contracts::{EvidenceId, subjects};
+use worker_runtime::cli::{Endpoints, non_empty};
 
 use crate::config::Config;
+use crate::gate::{self, Purpose};
 use crate::ledger::Ledger;
+
+/// Shortest and longest approval validity `sealer approve` accepts.
+pub const VALID_FOR: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(366 * 86_400));
+
+fn valid_for(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30m, 8h, 7d)"))?;
+    if d < VALID_FOR.0 || d > VALID_FOR.1 {
+        return Err(format!("{s} is outside 1m..366d: an approval holds at least a minute and at most a year"));
+    }
+    Ok(d)
+}
+
+fn url_valid_for(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 15m, 1h)"))?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(7 * 86_400) {
+        return Err(format!("{s} is outside 1s..7d (S3 presigned URLs last at most 7 days)"));
+    }
+    Ok(d)
+}
 
 /// `sealer approve` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApproveArgs {
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
-    #[arg(long)]
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+    /// Who approves (a person or the case system; recorded in the approval).
+    #[arg(long, value_parser = non_empty)]
     pub approver: String,
-    #[arg(long)]
+    /// Why (e.g. the court's request number; recorded in the approval).
+    #[arg(long, value_parser = non_empty)]
     pub reason: String,
+    /// What may be read: the access copies, the original (+ its C2PA sidecar), or the whole
+    /// package (needed for `sealer export` and `sealer verify --approval`).
     #[arg(long, value_enum, default_value = "derivatives")]
     pub scope: Scope,
-    /// Restricted classes the approval covers (repeat for several).
+    /// Restricted class the approval covers (secret, privacy; repeat for both). Evidence in a
+    /// class is refused under an approval that does not name it.
     #[arg(long = "class", value_enum)]
     pub classes: Vec<Class>,
-    /// How long the approval holds.
-    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    /// How long the approval holds, 1m..366d (e.g. 8h, 7d).
+    #[arg(long, default_value = "24h", value_parser = valid_for)]
     pub valid_for: Duration,
+    /// The evidence ids the approval covers (each must be sealed).
     #[arg(required = true)]
     pub evidence_ids: Vec<String>,
 }
@@ -38,21 +66,25 @@ pub struct ApproveArgs {
 /// `sealer access` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AccessArgs {
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub endpoints: Endpoints,
     /// The approval id (from the case system or `sealer approve`).
     #[arg(long)]
     pub approval: Option<String>,
-    #[arg(long)]
+    /// Why (recorded in the ledger).
+    #[arg(long, value_parser = non_empty)]
     pub reason: String,
     /// Who retrieves (recorded in the ledger).
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub actor: String,
+    /// What to retrieve: the access copies, the original (+ its C2PA sidecar), or the whole
+    /// package; the approval must cover it.
     #[arg(long, value_enum, default_value = "derivatives")]
     pub scope: Scope,
-    /// Lifetime of the URLs (capped by the approval's expiry).
-    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    /// Lifetime of the URLs, 1s..7d (capped by the approval's expiry).
+    #[arg(long, default_value = "15m", value_parser = url_valid_for)]
     pub url_valid_for: Duration,
+    /// The evidence id (from the sealed event, or `sealer history`).
     pub evidence_id: String,
 }
 
@@ -75,16 +107,19 @@ impl From<Class> for Classification {
 /// `sealer classify` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClassifyArgs {
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
-    /// The restricted class, or `none` to release the evidence from its class.
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+    /// The restricted class (secret: state or work secrets; privacy: minors, victims,
+    /// medical, …), or `none` to release the evidence from its class.
     #[arg(long, value_parser = ["secret", "privacy", "none"])]
     pub class: String,
-    #[arg(long)]
+    /// Why (recorded in the ledger).
+    #[arg(long, value_parser = non_empty)]
     pub reason: String,
     /// Who classifies (recorded in the ledger).
-    #[arg(long)]
+    #[arg(long, value_parser = non_empty)]
     pub actor: String,
+    /// The evidence id.
     pub evidence_id: String,
 }
 
@@ -118,10 +153,17 @@ pub async fn classify(cfg: &Config, a: &ClassifyArgs) -> anyhow::Result<u64> {
         "privacy" => Some(Classification::Privacy),
         _ => None,
     };
+    let current = current_class(&js, &id).await?;
+    if current == class {
+        bail!(
+            "evidence {id} is already {}; nothing recorded",
+            class.map_or("in no restricted class".to_owned(), |c| format!("classified {}", c.as_str()))
+        );
+    }
     let creds = Arc::new(crate::identity(&cfg.seal)?.0);
     let ledger =
         Ledger::new(js.clone(), store.clone(), cfg.s3.evidence_bucket.clone(), creds, cfg.seal.checkpoint_every);
-    let detail = serde_json::json!({ "class": class, "reason": a.reason });
+    let detail = serde_json::json!({ "class": class, "previous_class": current, "reason": a.reason });
     let rec = crate::ledger::package_record(LedgerKind::Classification, &ev, &a.actor, detail);
     let appended = ledger.append(rec, &format!("ledger:classification:{id}:{}", uuid::Uuid::new_v4().simple())).await?;
     ledger.checkpoint_if_due(appended.seq).await?;
@@ -147,17 +189,26 @@ impl From<Scope> for AccessScope {
     }
 }
 
-fn parse_id(s: &str) -> anyhow::Result<EvidenceId> {
-    s.parse().map_err(|e| anyhow::anyhow!("{s} is not an evidence id: {e}"))
+pub(crate) fn parse_id(s: &str) -> anyhow::Result<EvidenceId> {
+    s.parse().map_err(|e| {
+        anyhow::anyhow!("\"{s}\" is not an evidence id ({e}): copy it from the sealed event or `sealer history`")
+    })
 }
 
 /// Publishes an approval; prints its id.
 ///
 /// # Errors
-/// Bad ids, NATS unreachable.
+/// Bad or unsealed evidence ids, NATS unreachable.
 pub async fn approve(cfg: &Config, a: &ApproveArgs) -> anyhow::Result<String> {
-    let ids = a.evidence_ids.iter().map(|s| parse_id(s)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut ids = a.evidence_ids.iter().map(|s| parse_id(s)).collect::<anyhow::Result<Vec<_>>>()?;
+    ids.sort();
+    ids.dedup();
     let (js, _) = crate::export::connect(cfg).await?;
+    for id in &ids {
+        crate::export::sealed_event(&js, id)
+            .await
+            .with_context(|| format!("cannot approve access to evidence {id}"))?;
+    }
     let now = Utc::now();
     let approval = AccessApprovalV1 {
         schema: AccessApprovalSchema,
@@ -167,155 +218,42 @@ pub async fn approve(cfg: &Config, a: &ApproveArgs) -> anyhow::Result<String> {
         reason: a.reason.clone(),
         scope: a.scope.into(),
         issued_at: now,
-        expires_at: now + chrono::Duration::from_std(a.valid_for).context("--valid-for too long")?,
+        expires_at: now + chrono::Duration::from_std(a.valid_for).context("--valid-for")?,
         classes: a.classes.iter().map(|c| (*c).into()).collect(),
     };
     worker_runtime::nats::publish(&js, &approval).await?;
+    tracing::info!(approval_id = %approval.approval_id, approver = %approval.approver, "access approved");
     Ok(approval.approval_id)
 }
 
-/// Why an access is refused, checked in this order.
-fn judge(
-    approval: Option<&AccessApprovalV1>,
-    id: &EvidenceId,
-    scope: AccessScope,
-    class: Option<Classification>,
-) -> Result<(), String> {
-    let Some(a) = approval else {
-        return Err("no approval: an approval id from the case system (or `sealer approve`) is required".into());
-    };
-    if !a.evidence_ids.contains(id) {
-        return Err(format!("approval {} does not cover evidence {id}", a.approval_id));
-    }
-    if a.expires_at <= Utc::now() {
-        return Err(format!("approval {} expired at {}", a.approval_id, a.expires_at.to_rfc3339()));
-    }
-    let allowed = match a.scope {
-        AccessScope::Package => true,
-        AccessScope::Original => scope == AccessScope::Original,
-        AccessScope::Derivatives => scope == AccessScope::Derivatives,
-    };
-    if !allowed {
-        return Err(format!("approval {} allows {:?}, not {scope:?}", a.approval_id, a.scope));
-    }
-    if let Some(c) = class
-        && !a.classes.contains(&c)
-    {
-        return Err(format!(
-            "evidence {id} is classified {}; approval {} does not cover that class (an approval for it names the class: sealer approve --class {})",
-            c.as_str(),
-            a.approval_id,
-            c.as_str()
-        ));
-    }
-    Ok(())
-}
-
-/// Checks the approval, records the access (or the refusal) in the ledger, and returns the URLs
-/// as `(key, url)`.
+/// Checks the approval through the gate (which records the access, or the refusal), and
+/// returns short-lived URLs as JSON.
 ///
 /// # Errors
 /// Refused (after recording it), unknown evidence, unreachable stores.
 pub async fn access(cfg: &Config, a: &AccessArgs) -> anyhow::Result<serde_json::Value> {
     let id = parse_id(&a.evidence_id)?;
-    let (js, store) = crate::export::connect(cfg).await?;
-    let ev = crate::export::sealed_event(&js, &id).await?;
-    let approval = match &a.approval {
-        Some(aid) => {
-            worker_runtime::nats::last_on_subject(&js, subjects::APPROVALS_STREAM, &subjects::access_approval(aid))
-                .await?
-                .map(|m| decode::<AccessApprovalV1>(&m.payload))
-                .transpose()
-                .context("the approval does not parse")?
-        }
-        None => None,
+    let req = gate::Request {
+        approval: a.approval.clone(),
+        actor: a.actor.clone(),
+        reason: a.reason.clone(),
+        scope: a.scope.into(),
+        purpose: Purpose::Access,
     };
-    let scope: AccessScope = a.scope.into();
-    let class = current_class(&js, &id).await?;
-    let verdict = judge(approval.as_ref(), &id, scope, class);
-    let creds = Arc::new(crate::identity(&cfg.seal)?.0);
-    let ledger =
-        Ledger::new(js.clone(), store.clone(), cfg.s3.evidence_bucket.clone(), creds, cfg.seal.checkpoint_every);
-    let wanted: Vec<&evidence_contracts::seal::PackageObjectV1> = ev
-        .objects
-        .iter()
-        .filter(|o| match scope {
-            AccessScope::Package => true,
-            AccessScope::Original => {
-                o.role == ObjectRole::Original || (o.role == ObjectRole::C2paSidecar && o.profile.is_none())
-            }
-            AccessScope::Derivatives => o.role == ObjectRole::Derivative,
-        })
-        .collect();
-    let expires = approval
-        .as_ref()
-        .map(|ap| (ap.expires_at - Utc::now()).to_std().unwrap_or_default())
-        .map_or(a.url_valid_for, |left| left.min(a.url_valid_for));
-    let detail = serde_json::json!({
-        "approval_id": a.approval,
-        "approver": approval.as_ref().map(|ap| ap.approver.clone()),
-        "reason": a.reason,
-        "scope": scope,
-        "objects": wanted.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
-        "url_expires_at": (Utc::now() + chrono::Duration::from_std(expires).unwrap_or_default()).to_rfc3339(),
-        "refused": verdict.as_ref().err(),
-        "class": class,
-    });
-    let rec = crate::ledger::package_record(LedgerKind::Access, &ev, &a.actor, detail);
-    let appended = ledger.append(rec, &format!("ledger:access:{id}:{}", uuid::Uuid::new_v4().simple())).await?;
-    ledger.checkpoint_if_due(appended.seq).await?;
-    if let Err(why) = verdict {
-        tracing::warn!(evidence_id = %id, actor = %a.actor, ledger_seq = appended.seq, reason = %why, "evidence access refused");
-        bail!("access refused: {why} (recorded in the custody ledger, record {})", appended.seq);
-    }
+    let wanted = Utc::now() + chrono::Duration::from_std(a.url_valid_for).context("--url-valid-for")?;
+    let opened = gate::open(cfg, &id, &req, Some(wanted)).await?;
+    let left = (opened.approval.expires_at - Utc::now()).to_std().unwrap_or_default();
+    let expires = left.min(a.url_valid_for);
     let mut urls = Vec::new();
-    for o in wanted {
-        let url = store.presign_get(&ev.bucket, &o.key, expires).await?;
+    for o in &opened.objects {
+        let url = opened.store.presign_get(&opened.ev.bucket, &o.key, expires).await?;
         urls.push(serde_json::json!({ "key": o.key, "sha256": o.sha256, "url": url }));
     }
-    tracing::info!(evidence_id = %id, actor = %a.actor, ledger_seq = appended.seq, objects = urls.len(), "evidence access granted");
-    Ok(
-        serde_json::json!({ "evidence_id": id, "ledger_seq": appended.seq, "expires_in_s": expires.as_secs(), "objects": urls }),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn approvals_are_judged_on_id_expiry_and_scope() {
-        let id = EvidenceId::derive(
-            &evidence_contracts::DeviceId::new("D").unwrap(),
-            &evidence_contracts::Blake3Digest([1; 32]),
-        );
-        let other = EvidenceId::derive(
-            &evidence_contracts::DeviceId::new("D").unwrap(),
-            &evidence_contracts::Blake3Digest([2; 32]),
-        );
-        let ok = AccessApprovalV1 {
-            schema: AccessApprovalSchema,
-            approval_id: "a1".into(),
-            evidence_ids: vec![id],
-            approver: "chief".into(),
-            reason: "court request".into(),
-            scope: AccessScope::Derivatives,
-            issued_at: Utc::now(),
-            expires_at: Utc::now() + chrono::Duration::hours(1),
-            classes: vec![],
-        };
-        let d = AccessScope::Derivatives;
-        assert!(judge(None, &id, d, None).is_err());
-        assert!(judge(Some(&ok), &id, d, None).is_ok());
-        assert!(judge(Some(&ok), &other, d, None).unwrap_err().contains("does not cover"));
-        assert!(judge(Some(&ok), &id, AccessScope::Original, None).unwrap_err().contains("allows"));
-        // Restricted classes need an approval that names them.
-        let privacy = Some(Classification::Privacy);
-        assert!(judge(Some(&ok), &id, d, privacy).unwrap_err().contains("classified privacy"));
-        let covered = AccessApprovalV1 { classes: vec![Classification::Privacy], ..ok.clone() };
-        assert!(judge(Some(&covered), &id, d, privacy).is_ok());
-        assert!(judge(Some(&covered), &id, d, Some(Classification::Secret)).is_err());
-        let expired = AccessApprovalV1 { expires_at: Utc::now() - chrono::Duration::seconds(1), ..ok };
-        assert!(judge(Some(&expired), &id, d, None).unwrap_err().contains("expired"));
-    }
+    Ok(serde_json::json!({
+        "evidence_id": id,
+        "ledger_seq": opened.seq,
+        "approval_id": opened.approval.approval_id,
+        "expires_in_s": expires.as_secs(),
+        "objects": urls,
+    }))
 }

@@ -64,11 +64,14 @@ pub struct RetentionSection {
     pub evidence_days: u32,
     /// Put every new package under legal hold.
     pub legal_hold: bool,
+    /// The agency's UTC offset: `sealer retain --until YYYY-MM-DD` keeps until the end of that
+    /// day here. Default `+08:00`.
+    pub utc_offset: String,
 }
 
 impl Default for RetentionSection {
     fn default() -> Self {
-        Self { recording_days: 184, evidence_days: 3653, legal_hold: false }
+        Self { recording_days: 184, evidence_days: 3653, legal_hold: false, utc_offset: "+08:00".into() }
     }
 }
 
@@ -116,6 +119,8 @@ impl Config {
                 self.retention.recording_days
             );
         }
+        work_calendar::parse_offset(&self.retention.utc_offset)
+            .map_err(|e| anyhow::anyhow!("retention.utc_offset: {e}"))?;
         self.s3.validate()
     }
 }

@@ -722,6 +722,7 @@ impl Handler for SealHandler {
                 seal_record_blake3: rec_b3,
                 actor: format!("sealer {}", env!("CARGO_PKG_VERSION")),
                 detail: serde_json::json!({ "signature_key": sig_key, "signature_sha256": sig_sha.to_hex() }),
+                prev_item: None,
             })
             .await
             .map_err(SealError::Ledger)?;

@@ -92,9 +92,19 @@ impl Ledger {
     /// NATS unreachable, or the head kept moving for 50 attempts.
     pub async fn append(&self, mut rec: LedgerRecordV1, msg_id: &str) -> anyhow::Result<Appended> {
         let subject = rec.subject();
+        let item = format!("evidence.ledger.v1.*.{}", rec.evidence_id);
         for _ in 0..50 {
             let (last, prev) = self.head().await?;
             rec.prev_sha256 = prev;
+            // Read after the head: if another record about the item is appended in between,
+            // the head moved too and this attempt is refused by the expected sequence.
+            rec.prev_item = if rec.kind == ledger::LedgerKind::Seal {
+                None
+            } else {
+                worker_runtime::nats::last_on_subject(&self.js, subjects::LEDGER_STREAM, &item)
+                    .await?
+                    .map(|m| ledger::ItemLinkV1 { seq: m.sequence, sha256: ledger::record_sha256(&m.payload) })
+            };
             rec.at = Utc::now();
             let payload = serde_json::to_vec(&rec).context("encode ledger record")?;
             let mut h = HeaderMap::new();
@@ -199,17 +209,18 @@ pub async fn read(js: &jetstream::Context, from: u64, to: u64) -> anyhow::Result
     Ok(out)
 }
 
-/// The newest checkpoint at or before `seq`, and the oldest after it, from the store.
+/// Sequences of every checkpoint in the store, ascending.
 ///
 /// # Errors
 /// Store failures.
-pub async fn checkpoints_around(store: &Store, bucket: &str, seq: u64) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+pub async fn checkpoint_seqs(store: &Store, bucket: &str) -> anyhow::Result<Vec<u64>> {
     let all = store.list(bucket, "ledger/checkpoints/").await?;
-    let seqs: Vec<u64> = all
+    let mut seqs: Vec<u64> = all
         .iter()
         .filter_map(|(k, _)| k.strip_prefix("ledger/checkpoints/")?.strip_suffix(".json")?.parse().ok())
         .collect();
-    Ok((seqs.iter().copied().filter(|s| *s <= seq).max(), seqs.iter().copied().filter(|s| *s > seq).min()))
+    seqs.sort_unstable();
+    Ok(seqs)
 }
 
 /// A ledger record about a sealed package (retention change, access), from its sealed event.
@@ -230,6 +241,7 @@ pub fn package_record(
         seal_record_blake3: ev.seal_record.blake3,
         actor: actor.to_owned(),
         detail,
+        prev_item: None,
     }
 }
 
@@ -316,6 +328,7 @@ mod tests {
                 seal_record_blake3: Blake3Digest([2; 32]),
                 actor: "test".into(),
                 detail: serde_json::Value::Null,
+                prev_item: None,
             };
             let payload = serde_json::to_string(&rec).unwrap();
             prev = ledger::record_sha256(payload.as_bytes());

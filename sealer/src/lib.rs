@@ -6,6 +6,8 @@
 //! * [`credentials`]: the ES256 signing identity, `sealer dev-ca`, detached signatures;
 //! * [`manifest`]: C2PA sidecar and embedded manifests, and their validation;
 //! * [`ledger`]: the hash-chained custody ledger and its checkpoints;
+//! * [`gate`]: the one gate every read of evidence bytes passes (approval + ledger record);
+//! * [`access`], [`export`], [`retain`], [`history`], [`verify`]: the operator commands;
 //! * [`local`]: `sealer seal` / `sealer verify` on local folders;
 //! * [`error`], [`metrics`].
 //!
@@ -16,7 +18,9 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod export;
+pub mod gate;
 pub mod handler;
+pub mod history;
 pub mod ledger;
 pub mod local;
 pub mod manifest;

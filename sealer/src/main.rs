@@ -2,6 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sealer::gate::Purpose;
+use worker_runtime::cli::{Endpoints, non_empty};
 
 /// Seals evidence packages and verifies them.
 #[derive(Parser)]
@@ -18,9 +20,13 @@ enum Cmd {
     /// Seal local files into a package folder (original + C2PA sidecar, signed copies, report,
     /// seal.json, seal.sig). No server, no ledger record.
     Seal(sealer::local::SealArgs),
-    /// Verify a package: an exported or local folder, or an evidence id looked up in the live
-    /// stores (exported to a temporary folder first). Exit 0 verified, 2 not verified.
+    /// Verify a package: an exported or local folder (offline), or an evidence id in the live
+    /// stores. By id without --approval only the seal record, its signature and the ledger are
+    /// read (no approval needed); with --approval (scope package) the whole package is read
+    /// through the access gate and the verification is on the ledger. Exit 0 verified, 2 not.
     Verify {
+        #[command(flatten)]
+        endpoints: Endpoints,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -28,21 +34,53 @@ enum Cmd {
         /// `ca.cert.pem`). Without it the signer is reported as not checked.
         #[arg(long)]
         trust: Option<PathBuf>,
-        /// Config for the online lookup (evidence id form).
-        #[arg(long)]
-        config: Option<PathBuf>,
+        /// Approval id (scope package) to read and check the objects too (evidence id form).
+        #[arg(long, requires_all = ["actor", "reason"])]
+        approval: Option<String>,
+        /// Who verifies (recorded in the ledger; with --approval).
+        #[arg(long, value_parser = non_empty)]
+        actor: Option<String>,
+        /// Why (recorded in the ledger; with --approval).
+        #[arg(long, value_parser = non_empty)]
+        reason: Option<String>,
         /// A package folder, or an evidence id.
         package: String,
     },
-    /// Export one package and its ledger stretch into a new folder, for offline verification.
+    /// Export one package and the ledger records that concern it into a new folder, for offline
+    /// verification. Needs an approval of the whole package (sealer approve --scope package);
+    /// the export is recorded in the ledger before anything is read.
     Export {
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// The approval id (scope package; from the case system or `sealer approve`).
         #[arg(long)]
-        config: Option<PathBuf>,
+        approval: Option<String>,
+        /// Who exports (recorded in the ledger).
+        #[arg(long, value_parser = non_empty)]
+        actor: String,
+        /// Why (recorded in the ledger).
+        #[arg(long, value_parser = non_empty)]
+        reason: String,
+        /// The evidence id.
         evidence_id: String,
+        /// A new (or empty) folder.
         out: PathBuf,
     },
-    /// Bind a package to a case and set or extend its retention (S3 Object Lock, never
-    /// shortened) and legal hold; recorded in the custody ledger.
+    /// The custody history of one item: every ledger record about it in order (sealed,
+    /// retention and holds, accesses and refusals, classification), with actor, time, reason and
+    /// approval. Reads only the ledger (no approval needed).
+    History {
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// Print the records as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The evidence id.
+        evidence_id: String,
+    },
+    /// Bind a package to a case and set or extend its retention (S3 Object Lock; never shortened,
+    /// in the ledger or the store), and/or put it under legal hold or release it (a hold has no
+    /// date); recorded in the custody ledger.
     Retain(sealer::retain::RetainArgs),
     /// Approve access to sealed evidence (for agencies whose case system does not publish
     /// approvals itself); prints the approval id.
@@ -56,8 +94,10 @@ enum Cmd {
     /// Create a development CA and a signer issued by it (PEM files). Not for production: see
     /// sealer/README.md for the production identity.
     DevCa {
+        /// Folder for the CA and signer files (created).
         #[arg(long)]
         out: PathBuf,
+        /// Organisation name in the certificates.
         #[arg(long, default_value = "Evidence Pipeline Development")]
         organisation: String,
         /// Validity of the signer certificate in days.
@@ -66,35 +106,50 @@ enum Cmd {
     },
 }
 
-fn load_config(path: Option<PathBuf>) -> anyhow::Result<sealer::Config> {
-    let args = worker_runtime::cli::RunArgs { config: path, ..Default::default() };
-    sealer::Config::load(&args)
+fn load_config(e: &Endpoints) -> anyhow::Result<sealer::Config> {
+    sealer::Config::load(&e.run_args())
 }
 
-fn verify(
+fn parse_id(s: &str) -> anyhow::Result<evidence_contracts::EvidenceId> {
+    s.parse().map_err(|e| {
+        anyhow::anyhow!("\"{s}\" is not an evidence id ({e}): copy it from the sealed event or `sealer history`")
+    })
+}
+
+struct VerifyArgs {
+    endpoints: Endpoints,
     json: bool,
     trust: Option<PathBuf>,
-    config: Option<PathBuf>,
-    package: &str,
-    rt: &tokio::runtime::Runtime,
-) -> anyhow::Result<ExitCode> {
-    let (anchors, anchors_pem) = sealer::verify::anchors(trust.as_ref())?;
-    let folder = PathBuf::from(package);
+    approval: Option<String>,
+    actor: Option<String>,
+    reason: Option<String>,
+    package: String,
+}
+
+fn verify(a: VerifyArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
+    let (anchors, anchors_pem) = sealer::verify::anchors(a.trust.as_ref())?;
+    let folder = PathBuf::from(&a.package);
     let tmp;
-    let dir = if folder.is_dir() {
-        folder
+    let (dir, mode) = if folder.is_dir() {
+        anyhow::ensure!(a.approval.is_none(), "--approval is for an evidence id; a folder is verified as it is");
+        (folder, sealer::verify::Mode::Full)
     } else {
-        let id: evidence_contracts::EvidenceId = package
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{package} is neither a package folder nor an evidence id: {e}"))?;
-        let cfg = load_config(config)?;
+        let id =
+            parse_id(&a.package).map_err(|e| e.context(format!("{} is not a package folder either", a.package)))?;
+        let cfg = load_config(&a.endpoints)?;
         tmp = tempfile::tempdir()?;
         let out = tmp.path().join(id.to_string());
-        rt.block_on(sealer::export::export(&cfg, &id, &out))?;
-        out
+        if let Some(approval) = a.approval.clone() {
+            let (actor, reason) = (a.actor.unwrap_or_default(), a.reason.unwrap_or_default());
+            rt.block_on(sealer::export::export(&cfg, &id, &out, Some(approval), &actor, &reason, Purpose::Verify))?;
+            (out, sealer::verify::Mode::Full)
+        } else {
+            rt.block_on(sealer::export::fetch_records(&cfg, &id, &out))?;
+            (out, sealer::verify::Mode::RecordsOnly)
+        }
     };
-    let report = sealer::verify::verify_folder(&dir, &anchors, anchors_pem.as_deref())?;
-    if json {
+    let report = sealer::verify::verify_folder_as(&dir, &anchors, anchors_pem.as_deref(), mode)?;
+    if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.text());
@@ -114,33 +169,47 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(sealer::main_run(args)).map(|()| ExitCode::SUCCESS),
         Cmd::Seal(args) => sealer::local::seal(&args).map(|()| ExitCode::SUCCESS),
-        Cmd::Verify { json, trust, config, package } => verify(json, trust, config, &package, &rt),
-        Cmd::Export { config, evidence_id, out } => (|| {
-            let id: evidence_contracts::EvidenceId =
-                evidence_id.parse().map_err(|e| anyhow::anyhow!("{evidence_id} is not an evidence id: {e}"))?;
-            let cfg = load_config(config)?;
-            rt.block_on(sealer::export::export(&cfg, &id, &out))?;
+        Cmd::Verify { endpoints, json, trust, approval, actor, reason, package } => {
+            verify(VerifyArgs { endpoints, json, trust, approval, actor, reason, package }, &rt)
+        }
+        Cmd::Export { endpoints, approval, actor, reason, evidence_id, out } => (|| {
+            let id = parse_id(&evidence_id)?;
+            let cfg = load_config(&endpoints)?;
+            let seq =
+                rt.block_on(sealer::export::export(&cfg, &id, &out, approval, &actor, &reason, Purpose::Export))?;
             println!("{}", out.display());
+            eprintln!("exported under ledger record {seq}");
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Cmd::History { endpoints, json, evidence_id } => (|| {
+            let id = parse_id(&evidence_id)?;
+            let cfg = load_config(&endpoints)?;
+            let lines = rt.block_on(sealer::history::history(&cfg, &id))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else {
+                print!("{}", sealer::history::text(&evidence_id, &lines));
+            }
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::Retain(a) => (|| {
-            let cfg = load_config(a.config.clone())?;
+            let cfg = load_config(&a.endpoints)?;
             rt.block_on(sealer::retain::retain(&cfg, &a))?;
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::Approve(a) => (|| {
-            let cfg = load_config(a.config.clone())?;
+            let cfg = load_config(&a.endpoints)?;
             println!("{}", rt.block_on(sealer::access::approve(&cfg, &a))?);
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::Access(a) => (|| {
-            let cfg = load_config(a.config.clone())?;
+            let cfg = load_config(&a.endpoints)?;
             let out = rt.block_on(sealer::access::access(&cfg, &a))?;
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::Classify(a) => (|| {
-            let cfg = load_config(a.config.clone())?;
+            let cfg = load_config(&a.endpoints)?;
             let seq = rt.block_on(sealer::access::classify(&cfg, &a))?;
             println!("ledger record {seq}");
             Ok(ExitCode::SUCCESS)

@@ -11,9 +11,13 @@
 //!    embedded in a copy or a copy's sidecar), carries the recording assertion for this evidence
 //!    id and this original's digests (a swapped sidecar fails here), and each copy's parent
 //!    ingredient is the original's manifest;
-//! 5. with a ledger extract (`ledger.json`, written by `sealer export`): the chain replays
-//!    (no record removed, inserted or reordered), signed checkpoints match it, and it holds the
-//!    seal record for this package with the digest of this `seal.json`.
+//! 5. with a ledger extract (`ledger.json`, written by `sealer export`): each stretch of the
+//!    chain replays from a signed checkpoint or record 1 (no record removed, inserted or
+//!    reordered), signed checkpoints match it, and it holds the seal record for this package
+//!    with the digest of this `seal.json`; every record of the item is listed (`history`).
+//!
+//! [`Mode::RecordsOnly`] (`sealer verify <evidence id>` without an approval) checks 1 and 5 and
+//! names the objects it did not read.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -49,16 +53,31 @@ pub struct Check {
     pub detail: String,
 }
 
+/// What is in the folder to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A whole package (an export, a local seal).
+    Full,
+    /// Only the seal record, its signature and the ledger: the objects were not read (no
+    /// approval); their digests are in the signed record, unchecked against bytes.
+    RecordsOnly,
+}
+
 /// The whole verification.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub evidence_id: Option<String>,
     pub package: String,
     pub ok: bool,
+    pub mode: Mode,
     pub signer: Option<String>,
     pub signer_trusted: bool,
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
+    /// Every ledger record of this evidence in the extract, in ledger order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<crate::history::Line>,
 }
 
 impl Report {
@@ -81,7 +100,26 @@ impl Report {
         for n in &self.notes {
             s.push_str(&format!("  note: {n}\n"));
         }
-        s.push_str(if self.ok { "VERIFIED\n" } else { "NOT VERIFIED\n" });
+        if !self.history.is_empty() {
+            s.push_str("custody history (ledger):\n");
+            for l in &self.history {
+                s.push_str(&format!(
+                    "  #{:<6} {}  {:<14} {:<20} {}\n",
+                    l.seq,
+                    l.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    l.kind.as_str(),
+                    l.actor,
+                    l.summary
+                ));
+            }
+        }
+        s.push_str(match (self.ok, self.mode) {
+            (true, Mode::Full) => "VERIFIED\n",
+            (true, Mode::RecordsOnly) => {
+                "VERIFIED: seal record, signature and ledger only; the objects were not read (an approval is needed)\n"
+            }
+            (false, _) => "NOT VERIFIED\n",
+        });
         s
     }
 }
@@ -110,14 +148,29 @@ fn files_under(root: &Path) -> Vec<String> {
 /// # Errors
 /// Only when the folder cannot be read at all; every finding is in the report.
 pub fn verify_folder(dir: &Path, anchors: &[Vec<u8>], anchors_pem: Option<&str>) -> anyhow::Result<Report> {
+    verify_folder_as(dir, anchors, anchors_pem, Mode::Full)
+}
+
+/// [`verify_folder`] for a folder of the given [`Mode`].
+///
+/// # Errors
+/// Only when the folder cannot be read at all.
+pub fn verify_folder_as(
+    dir: &Path,
+    anchors: &[Vec<u8>],
+    anchors_pem: Option<&str>,
+    mode: Mode,
+) -> anyhow::Result<Report> {
     let mut r = Report {
         evidence_id: None,
         package: dir.display().to_string(),
         ok: false,
+        mode,
         signer: None,
         signer_trusted: false,
         checks: Vec::new(),
         notes: Vec::new(),
+        history: Vec::new(),
     };
     anyhow::ensure!(dir.is_dir(), "{} is not a folder", dir.display());
     let seal_path = dir.join("seal.json");
@@ -159,6 +212,26 @@ pub fn verify_folder(dir: &Path, anchors: &[Vec<u8>], anchors_pem: Option<&str>)
                 Err(e) => r.push("seal.sig", false, e),
             },
         },
+    }
+
+    if mode == Mode::RecordsOnly {
+        r.notes.push(format!(
+            "{} object(s) not read: their bytes need an approval of the whole package (sealer verify --approval ID --actor A --reason R {})",
+            record.objects.len(),
+            record.evidence_id
+        ));
+        for o in &record.objects {
+            r.notes.push(format!("not read: {} ({} bytes, SHA-256 {} as sealed)", rel(&o.key), o.size_bytes, o.sha256));
+        }
+        if record.original().is_none() {
+            r.push("seal.json", false, "lists no original");
+        }
+        match std::fs::read(dir.join(LEDGER_FILE)) {
+            Err(_) => r.push(LEDGER_FILE, false, "missing: the ledger was not fetched"),
+            Ok(b) => verify_ledger(dir, &b, &record, &seal_bytes, anchors, &mut r),
+        }
+        r.ok = r.checks.iter().all(|c| c.ok) && !r.checks.is_empty();
+        return Ok(r);
     }
 
     // 2. Objects.
@@ -299,7 +372,8 @@ fn verify_ledger(
         Ok(x) => x,
         Err(e) => return r.push(LEDGER_FILE, false, format!("does not parse: {e}")),
     };
-    let mut anchor: Option<(u64, String)> = None;
+    // Verified checkpoints: seq → head hash.
+    let mut signed: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
     let mut cp_ok = true;
     for seq in &extract.checkpoints {
         let (k, sk) = (ledger::checkpoint_key(*seq), ledger::checkpoint_signature_key(*seq));
@@ -324,45 +398,145 @@ fn verify_ledger(
             cp_ok = false;
             continue;
         }
+        if cp.seq != *seq {
+            r.push(k, false, format!("is stored as checkpoint {seq} but says {}", cp.seq));
+            cp_ok = false;
+            continue;
+        }
         match extract.entries.iter().find(|e| e.seq == cp.seq) {
-            Some(e)
-                if ledger::record_sha256(e.payload.as_bytes()) == cp.head_sha256
-                    && anchor.as_ref().is_none_or(|(s, _)| *s > cp.seq) =>
-            {
-                anchor = Some((cp.seq, cp.head_sha256.clone()));
-            }
-            Some(e) if ledger::record_sha256(e.payload.as_bytes()) == cp.head_sha256 => {}
-            Some(_) => {
+            Some(e) if ledger::record_sha256(e.payload.as_bytes()) != cp.head_sha256 => {
                 r.push(k, false, format!("ledger record {} differs from the signed checkpoint", cp.seq));
                 cp_ok = false;
             }
-            None => {}
+            _ => {
+                signed.insert(cp.seq, cp.head_sha256);
+            }
         }
     }
-    let first = extract.entries.first().map_or(0, |e| e.seq);
-    // The chain is anchored by the first entry itself when a checkpoint covers it, or by genesis.
-    let (entries, anchor_arg): (&[Entry], Option<(u64, &str)>) = match &anchor {
-        Some((s, h)) if *s == first => (&extract.entries[1..], Some((*s, h.as_str()))),
-        _ => (&extract.entries[..], None),
-    };
-    if anchor.is_none() && first != 1 {
-        r.notes.push(format!("the ledger extract starts at record {first} without a signed checkpoint there"));
+    let mut sorted = extract.entries.clone();
+    sorted.sort_by_key(|e| e.seq);
+    if sorted.windows(2).any(|w| w[0].seq == w[1].seq) {
+        r.push(LEDGER_FILE, false, "a ledger sequence appears twice in the extract");
     }
-    let chain = check_chain(entries, anchor_arg);
-    if chain.problems.is_empty() {
-        r.push(
-            "ledger",
-            cp_ok,
-            format!(
-                "chain of records {}..{} replays{}",
-                first,
-                extract.entries.last().map_or(0, |e| e.seq),
-                if anchor.is_some() { " from a signed checkpoint" } else { "" }
-            ),
-        );
+    // Stretches of consecutive records; each starts at record 1 or at a signed checkpoint.
+    let mut runs: Vec<&[Entry]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=sorted.len() {
+        if i == sorted.len() || sorted[i].seq != sorted[i - 1].seq + 1 {
+            if start < i {
+                runs.push(&sorted[start..i]);
+            }
+            start = i;
+        }
+    }
+    let mut problems = Vec::new();
+    let mut unbound = Vec::new();
+    for run in &runs {
+        let first = run[0].seq;
+        let chain = match signed.get(&first) {
+            _ if first == 1 => check_chain(run, None),
+            Some(h) if ledger::record_sha256(run[0].payload.as_bytes()) == *h => {
+                check_chain(&run[1..], Some((first, h)))
+            }
+            Some(_) => {
+                problems.push(format!("ledger record {first} differs from the signed checkpoint at {first}"));
+                continue;
+            }
+            None => {
+                problems.push(format!(
+                    "the stretch of records {first}..{} starts neither at record 1 nor at a signed checkpoint: records before it are missing from the extract",
+                    run[run.len() - 1].seq
+                ));
+                continue;
+            }
+        };
+        problems.extend(chain.problems);
+        let end = run[run.len() - 1].seq;
+        if !std::ptr::eq(*run, runs[runs.len() - 1]) && !signed.contains_key(&end) {
+            problems.push(format!(
+                "the stretch of records {first}..{end} ends neither at a signed checkpoint nor at the end of the extract: records after {end} were left out"
+            ));
+        }
+        let last_signed = signed.keys().copied().filter(|c| *c >= first && *c <= run[run.len() - 1].seq).max();
+        for e in run.iter() {
+            if last_signed.is_none_or(|c| e.seq > c)
+                && serde_json::from_str::<LedgerRecordV1>(&e.payload).is_ok_and(|x| x.evidence_id == record.evidence_id)
+            {
+                unbound.push(e.seq);
+            }
+        }
+    }
+    if problems.is_empty() {
+        let spans: Vec<String> = runs
+            .iter()
+            .map(|run| {
+                let (a, b) = (run[0].seq, run[run.len() - 1].seq);
+                if a == 1 {
+                    format!("{a}..{b} (from record 1)")
+                } else {
+                    format!("{a}..{b} (from signed checkpoint {a})")
+                }
+            })
+            .collect();
+        r.push("ledger", cp_ok, format!("chain replays over records {}", spans.join(", ")));
     } else {
-        r.push("ledger", false, chain.problems.join("; "));
+        r.push("ledger", false, problems.join("; "));
     }
+    if !unbound.is_empty() {
+        r.notes.push(format!(
+            "ledger record(s) {unbound:?} of this evidence come after the last signed checkpoint in the extract: in the chain, not yet signed"
+        ));
+    }
+    // The item's own chain: each record links to the previous record about this evidence.
+    let items: Vec<(u64, String, LedgerRecordV1)> = sorted
+        .iter()
+        .filter_map(|e| {
+            let x: LedgerRecordV1 = serde_json::from_str(&e.payload).ok()?;
+            (x.evidence_id == record.evidence_id).then(|| (e.seq, ledger::record_sha256(e.payload.as_bytes()), x))
+        })
+        .collect();
+    let mut links_ok = true;
+    let mut unlinked = Vec::new();
+    for (i, (seq, _, x)) in items.iter().enumerate() {
+        let want = i.checked_sub(1).map(|j| (items[j].0, items[j].1.as_str()));
+        match (&x.prev_item, want) {
+            (None, None) if x.kind == LedgerKind::Seal => {}
+            (None, None) => {
+                links_ok = false;
+                r.push(format!("ledger record {seq}"), false, "is the first record of this evidence in the extract but not its seal record: earlier records were left out");
+            }
+            (None, Some(_)) => unlinked.push(*seq),
+            (Some(l), Some((ps, ph))) if l.seq == ps && l.sha256 == ph => {}
+            (Some(l), _) => {
+                links_ok = false;
+                r.push(
+                    format!("ledger record {seq}"),
+                    false,
+                    format!(
+                        "links to record {} as the previous record of this evidence, but the extract has {}: a record about this evidence was left out or changed",
+                        l.seq,
+                        want.map_or_else(|| "none".to_owned(), |(ps, _)| format!("record {ps}"))
+                    ),
+                );
+            }
+        }
+    }
+    if links_ok && !items.is_empty() {
+        r.push("ledger (this evidence)", true, format!("{} record(s), each linked to the one before", items.len()));
+    }
+    if !unlinked.is_empty() {
+        r.notes.push(format!(
+            "ledger record(s) {unlinked:?} carry no link to the previous record of this evidence (written by an older sealer): that no record was left out is not proven for them"
+        ));
+    }
+    r.history = crate::history::lines(
+        sorted
+            .iter()
+            .filter(|e| {
+                serde_json::from_str::<LedgerRecordV1>(&e.payload).is_ok_and(|x| x.evidence_id == record.evidence_id)
+            })
+            .map(|e| (e.seq, e.payload.as_bytes())),
+    );
     let (_, sha) = digests_of(seal_bytes);
     let mine = extract.entries.iter().find_map(|e| {
         let rec: LedgerRecordV1 = serde_json::from_str(&e.payload).ok()?;

@@ -92,21 +92,64 @@ async fn sealed_packages_export_and_verify_offline_and_every_tampering_is_caught
     let trust = trust.to_str().unwrap();
     let work = p.dir.path().join("exports");
     let mut pkgs = Vec::new();
+    let ids: Vec<String> = events.iter().map(|e| e.evidence_id.to_string()).collect();
+    let mut approve = vec!["approve", "--config", cfg, "--approver", "prosecutor-1", "--reason", "court copy"];
+    approve.extend(["--scope", "package", "--valid-for", "1h"]);
+    approve.extend(ids.iter().map(String::as_str));
+    let (code, approval) = sealer(&approve);
+    assert_eq!(code, 0, "{approval}");
+    let approval = approval.trim().to_owned();
     for ev in &events {
         let out = work.join(ev.evidence_id.to_string());
-        let (code, text) = sealer(&["export", "--config", cfg, &ev.evidence_id.to_string(), out.to_str().unwrap()]);
+        let id = ev.evidence_id.to_string();
+        let (code, text) = sealer(&[
+            "export",
+            "--config",
+            cfg,
+            "--approval",
+            &approval,
+            "--actor",
+            "clerk-1",
+            "--reason",
+            "court copy",
+            &id,
+            out.to_str().unwrap(),
+        ]);
         assert_eq!(code, 0, "{text}");
         let (code, text) = sealer(&["verify", "--trust", trust, out.to_str().unwrap()]);
         assert_eq!(code, 0, "an untouched export verifies:\n{text}");
-        assert!(text.contains("(trusted)") && text.contains("replays from a signed checkpoint"), "{text}");
+        assert!(text.contains("(trusted)") && text.contains("chain replays over records"), "{text}");
+        assert!(text.contains("export granted"), "the export itself is in the exported history:\n{text}");
         pkgs.push(out);
     }
-    // Online by evidence id, and JSON output.
-    let (code, text) =
-        sealer(&["verify", "--json", "--config", cfg, "--trust", trust, &events[1].evidence_id.to_string()]);
+    // Online by evidence id, and JSON output: without an approval the records only, with one
+    // the whole package (and that verification is on the ledger).
+    let (code, text) = sealer(&["verify", "--json", "--config", cfg, "--trust", trust, &ids[1]]);
     assert_eq!(code, 0, "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["ok"], true);
+    assert_eq!(v["mode"], "records_only");
+    let (code, text) = sealer(&[
+        "verify",
+        "--json",
+        "--config",
+        cfg,
+        "--trust",
+        trust,
+        "--approval",
+        &approval,
+        "--actor",
+        "auditor-2",
+        "--reason",
+        "yearly sample",
+        &ids[1],
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((v["ok"].as_bool(), v["mode"].as_str()), (Some(true), Some("full")), "{text}");
+    let purposes: Vec<&str> =
+        v["history"].as_array().unwrap().iter().filter_map(|l| l["detail"]["purpose"].as_str()).collect();
+    assert_eq!(purposes, ["export", "verify"], "{text}");
     // Without the root: verified, signer reported as not checked.
     let (code, text) = sealer(&["verify", pkgs[0].to_str().unwrap()]);
     assert_eq!(code, 0, "{text}");
@@ -375,8 +418,57 @@ async fn access_needs_an_approval_and_every_access_and_refusal_is_in_the_ledger(
     assert_eq!(ledger_len().await, 9);
     // The chain still replays with the new record kinds: the exported package verifies.
     let out = p.dir.path().join("export-a");
-    let (code, text) = sealer(&["export", "--config", cfg, &a, out.to_str().unwrap()]);
+    let (code, text) =
+        sealer(&["export", "--config", cfg, "--actor", "clerk-7", "--reason", "copy", &a, out.to_str().unwrap()]);
+    assert_ne!(code, 0, "an export without an approval is refused: {text}");
+    assert!(!out.exists(), "a refused export leaves no folder");
+    let (code, text) = sealer(&[
+        "export",
+        "--config",
+        cfg,
+        "--approval",
+        restricted.trim(),
+        "--actor",
+        "clerk-7",
+        "--reason",
+        "copy",
+        &a,
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "an approval of the derivatives does not export the package: {text}");
+    assert!(text.contains("--scope package"), "{text}");
+    let (code, pkg_approval) = sealer(&[
+        "approve",
+        "--config",
+        cfg,
+        "--approver",
+        "director",
+        "--reason",
+        "hearing",
+        "--class",
+        "privacy",
+        "--scope",
+        "package",
+        "--valid-for",
+        "1h",
+        &a,
+    ]);
+    assert_eq!(code, 0, "{pkg_approval}");
+    let (code, text) = sealer(&[
+        "export",
+        "--config",
+        cfg,
+        "--approval",
+        pkg_approval.trim(),
+        "--actor",
+        "clerk-7",
+        "--reason",
+        "copy",
+        &a,
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{text}");
+    assert_eq!(ledger_len().await, 12, "both refused exports and the export are recorded");
     let (code, text) = sealer(&["verify", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{text}");
 }

@@ -64,6 +64,29 @@ async fn pipeline_on_moto_mock_with_object_lock_seals_with_worm_true() {
         assert!(head.object_lock_retain_until_date().is_some(), "{} has no retention", o.key);
     }
 
+    // A legal hold alone is a hold: no case needed, and no date set (the sealed ~6 months stay).
+    let sealed_until: Vec<i64> = {
+        let mut v = Vec::new();
+        for o in &ev.objects {
+            let head = store.client().head_object().bucket(&cfg.evidence_bucket).key(&o.key).send().await.unwrap();
+            v.push(head.object_lock_retain_until_date().unwrap().secs());
+        }
+        v
+    };
+    let out = std::process::Command::new(workspace_bin("sealer").unwrap())
+        .args(["retain", "--config", p.config_path("sealer").to_str().unwrap(), "--legal-hold", "on"])
+        .args(["--reason", "litigation expected", "--actor", "legal-office"])
+        .arg(ev.evidence_id.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (o, was) in ev.objects.iter().zip(&sealed_until) {
+        let head = store.client().head_object().bucket(&cfg.evidence_bucket).key(&o.key).send().await.unwrap();
+        assert_eq!(head.object_lock_retain_until_date().unwrap().secs(), *was, "{}: a hold set a date", o.key);
+        assert!(*was < (chrono::Utc::now() + chrono::Duration::days(400)).timestamp(), "no 10-year lock");
+        assert_eq!(head.object_lock_legal_hold_status().map(|s| s.as_str().to_owned()).as_deref(), Some("ON"));
+    }
+
     // The case system binds it to a case for ten years, under legal hold.
     let until = chrono::Utc::now() + chrono::Duration::days(3650);
     let cfg_path = p.config_path("sealer");
@@ -96,5 +119,20 @@ async fn pipeline_on_moto_mock_with_object_lock_seals_with_worm_true() {
     let client = async_nats::connect(&p.nats.url).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let mut ledger = js.get_stream(evidence_contracts::subjects::LEDGER_STREAM).await.unwrap();
-    assert_eq!(ledger.info().await.unwrap().state.messages, 2, "seal record + one retention record");
+    assert_eq!(ledger.info().await.unwrap().state.messages, 3, "seal record + hold + one retention record");
+
+    // Releasing the hold needs no case and sets no date: the retention stays where it was.
+    let out = std::process::Command::new(workspace_bin("sealer").unwrap())
+        .args(["retain", "--config", cfg_path.to_str().unwrap(), "--legal-hold", "off"])
+        .args(["--reason", "hold lifted by the court", "--actor", "case-system"])
+        .arg(ev.evidence_id.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for o in &ev.objects {
+        let head = store.client().head_object().bucket(&cfg.evidence_bucket).key(&o.key).send().await.unwrap();
+        assert_eq!(head.object_lock_retain_until_date().unwrap().secs(), until.timestamp(), "{}", o.key);
+        assert_eq!(head.object_lock_legal_hold_status().map(|s| s.as_str().to_owned()).as_deref(), Some("OFF"));
+    }
+    assert_eq!(ledger.info().await.unwrap().state.messages, 4, "the release is recorded");
 }

@@ -67,6 +67,19 @@ pub struct LedgerRecordV1 {
     /// Kind-specific details (retention: class, retain_until, legal_hold, reason).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub detail: serde_json::Value,
+    /// The previous record about the same evidence id (absent on its seal record, and on
+    /// records written before item links existed). The item's records thus form their own
+    /// chain inside the ledger's: an extract that left one out is caught.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_item: Option<ItemLinkV1>,
+}
+
+/// A link from a ledger record to the previous record about the same evidence id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemLinkV1 {
+    pub seq: u64,
+    /// SHA-256 (hex) of that record's payload.
+    pub sha256: String,
 }
 
 impl LedgerRecordV1 {

@@ -536,28 +536,59 @@ impl Store {
         Ok(out)
     }
 
-    /// Extends an object's COMPLIANCE retention to `lock.retain_until` and sets its legal hold.
+    /// The object's current COMPLIANCE retain-until date and legal-hold status, as the store
+    /// reports them (`None`: no retention / no hold reported; a store without Object Lock
+    /// reports neither).
+    ///
+    /// # Errors
+    /// Unreachable store, missing object.
+    pub async fn lock_state(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Option<chrono::DateTime<chrono::Utc>>, bool), StoreError> {
+        let h = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.err("head", bucket, key, e))?;
+        let until = h.object_lock_retain_until_date().and_then(|d| chrono::DateTime::from_timestamp(d.secs(), 0));
+        let hold = h.object_lock_legal_hold_status().is_some_and(|s| s.as_str() == "ON");
+        Ok((until, hold))
+    }
+
+    /// Extends an object's COMPLIANCE retention to `until`; never shortens it, whatever the
+    /// server would allow (COMPLIANCE forbids it; not every implementation enforces that).
     /// Stores without Object Lock refuse or ignore this; the caller reports which.
     ///
     /// # Errors
-    /// Refused (e.g. shortening a COMPLIANCE retention, no Object Lock on the bucket), unreachable.
-    pub async fn set_lock(&self, bucket: &str, key: &str, lock: &Lock) -> Result<(), StoreError> {
-        // Never shorten, whatever the server would allow (COMPLIANCE forbids it; not every
-        // implementation enforces that).
+    /// [`StoreError::Retention`] when the object is already retained longer; refused (no
+    /// Object Lock on the bucket), unreachable.
+    pub async fn extend_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         if let Ok(cur) = self.client.head_object().bucket(bucket).key(key).send().await
-            && let Some(until) = cur.object_lock_retain_until_date()
-            && until.secs() > lock.retain_until.timestamp()
+            && let Some(have) = cur.object_lock_retain_until_date()
+            && have.secs() > until.timestamp()
         {
             return Err(StoreError::Retention {
                 bucket: bucket.into(),
                 key: key.into(),
                 detail: format!(
-                    "is retained until {} (epoch s); retention is only ever extended, never shortened to {}",
-                    until.secs(),
-                    lock.retain_until.to_rfc3339()
+                    "is retained until {}; retention is only ever extended, never shortened to {}",
+                    chrono::DateTime::from_timestamp(have.secs(), 0)
+                        .map_or_else(|| have.secs().to_string(), |d| d.to_rfc3339()),
+                    until.to_rfc3339()
                 ),
             });
         }
+        let lock = Lock { retain_until: until, legal_hold: false };
         self.client
             .put_object_retention()
             .bucket(bucket)
@@ -571,11 +602,21 @@ impl Store {
             .send()
             .await
             .map_err(|e| self.err("put retention", bucket, key, e))?;
+        Ok(())
+    }
+
+    /// Puts an object under S3 legal hold or releases it. A hold carries no date: it keeps the
+    /// object until it is released, independently of any retention.
+    ///
+    /// # Errors
+    /// Refused (no Object Lock on the bucket), unreachable.
+    pub async fn set_legal_hold(&self, bucket: &str, key: &str, on: bool) -> Result<(), StoreError> {
+        let status = if on { ObjectLockLegalHoldStatus::On } else { ObjectLockLegalHoldStatus::Off };
         self.client
             .put_object_legal_hold()
             .bucket(bucket)
             .key(key)
-            .legal_hold(ObjectLockLegalHold::builder().status(lock.hold()).build())
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build())
             .send()
             .await
             .map_err(|e| self.err("put legal hold", bucket, key, e))?;

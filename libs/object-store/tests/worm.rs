@@ -63,11 +63,19 @@ async fn moto_mock_with_object_lock_refuses_deletes_and_the_probe_says_worm() {
         .send()
         .await;
     assert!(del.is_err(), "a locked evidence object was deleted");
-    let longer = Lock { retain_until: until + chrono::Duration::days(30), legal_hold: true };
-    store.set_lock(&cfg.evidence_bucket, "evidence/x/seal.json", &longer).await.unwrap();
-    let shorter = Lock { retain_until: Utc::now() + chrono::Duration::hours(1), legal_hold: true };
+    let key = "evidence/x/seal.json";
+    store.extend_retention(&cfg.evidence_bucket, key, until + chrono::Duration::days(30)).await.unwrap();
     assert!(
-        store.set_lock(&cfg.evidence_bucket, "evidence/x/seal.json", &shorter).await.is_err(),
+        store.extend_retention(&cfg.evidence_bucket, key, Utc::now() + chrono::Duration::hours(1)).await.is_err(),
         "COMPLIANCE retention was shortened"
     );
+    // A legal hold is a hold, not a date: setting and releasing it leaves the retention as it was.
+    store.set_legal_hold(&cfg.evidence_bucket, key, true).await.unwrap();
+    let (kept, hold) = store.lock_state(&cfg.evidence_bucket, key).await.unwrap();
+    assert!(hold, "the hold is on");
+    assert_eq!(kept.map(|t| t.timestamp()), Some((until + chrono::Duration::days(30)).timestamp()));
+    store.set_legal_hold(&cfg.evidence_bucket, key, false).await.unwrap();
+    let (kept_after, hold) = store.lock_state(&cfg.evidence_bucket, key).await.unwrap();
+    assert!(!hold, "the hold is released");
+    assert_eq!(kept_after, kept, "releasing a hold changes no date");
 }

@@ -39,3 +39,43 @@ impl RunArgs {
         self.s3_endpoint.clone()
     }
 }
+
+/// Options of the one-shot commands that talk to the live servers (`sealer export`, `auditor
+/// check`, …): the config file and the same endpoint overrides as `run`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Endpoints {
+    /// TOML config file (see deploy/config/). Without it the embedded defaults are used.
+    #[arg(long, short, global = true)]
+    pub config: Option<PathBuf>,
+    /// Override `nats.url` (e.g. nats://nats.example:4222).
+    #[arg(long, env = "NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+    /// Override `s3.endpoint` (e.g. https://s3.example:9000).
+    #[arg(long, env = "S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+}
+
+impl Endpoints {
+    /// The same overrides as `run` (no metrics address: one-shot commands serve none).
+    pub fn run_args(&self) -> RunArgs {
+        RunArgs {
+            config: self.config.clone(),
+            nats_url: self.nats_url.clone(),
+            s3_endpoint: self.s3_endpoint.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A `clap` value parser for text a person must give (approver, actor, reason, case): refuses
+/// an empty or blank value.
+///
+/// # Errors
+/// Blank text.
+pub fn non_empty(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("must not be empty: say who or why in words (it is recorded)".into());
+    }
+    Ok(t.to_owned())
+}
