@@ -23,7 +23,12 @@ pub struct Access {
     pub evidence_id: EvidenceId,
     pub at: DateTime<Utc>,
     pub actor: String,
+    /// `access`, `export`, `verify` (records before purposes existed: `access`).
+    pub purpose: String,
     pub approval_id: Option<String>,
+    pub approver: Option<String>,
+    pub reason: Option<String>,
+    /// Why it was refused (nothing was read), in words.
     pub refused: Option<String>,
 }
 
@@ -77,34 +82,66 @@ pub async fn gather(js: &async_nats::jetstream::Context, store: &object_store::S
                 evidence_id: r.evidence_id,
                 at: r.at,
                 actor: r.actor.clone(),
+                purpose: s("purpose").unwrap_or_else(|| "access".into()),
                 approval_id: s("approval_id"),
+                approver: s("approver"),
+                reason: s("reason"),
                 refused: s("refused"),
             });
         }
     }
+    let offsets = clock_offsets(&f.dockings);
     for ev in &f.sealed {
-        match placed(store, ev).await {
+        let offset = offsets.get(&(ev.device_id.to_string(), ev.file_name.clone())).copied();
+        match report_of(store, ev).await.and_then(|rep| place(ev, &rep, offset)) {
             Ok(r) => f.recordings.push(r),
-            Err(why) => f.unplaced.push((ev.evidence_id, format!("{why:#}"))),
+            Err(why) => f.unplaced.push((ev.evidence_id, why.to_string())),
         }
     }
     Ok(f)
 }
 
-/// A sealed recording in wall-clock time: start from the event, length and inner holes from its
-/// continuity report.
-async fn placed(store: &object_store::Store, ev: &EvidenceSealedV1) -> anyhow::Result<Recording> {
-    let start =
-        ev.recorded_start.context("the recording's start time is unknown (no time in the file name or metadata)")?;
+/// Device clock offsets at docking per (device, file name), from the earliest docking record
+/// that listed the file (the nearest to when it was recorded).
+pub fn clock_offsets(dockings: &[DockingV1]) -> BTreeMap<(String, String), f64> {
+    let mut by: BTreeMap<(String, String), (DateTime<Utc>, f64)> = BTreeMap::new();
+    for d in dockings {
+        let Some(off) = d.clock_offset_s else { continue };
+        for file in &d.files {
+            let name = file.path.rsplit('/').next().unwrap_or(&file.path).to_owned();
+            let e = by.entry((d.device_id.to_string(), name)).or_insert((d.docked_at, off));
+            if d.docked_at < e.0 {
+                *e = (d.docked_at, off);
+            }
+        }
+    }
+    by.into_iter().map(|(k, (_, o))| (k, o)).collect()
+}
+
+async fn report_of(store: &object_store::Store, ev: &EvidenceSealedV1) -> anyhow::Result<ScanReportV1> {
     let rep = ev
         .objects
         .iter()
         .find(|o| o.role == ObjectRole::ContinuityReport)
         .context("the package lists no continuity report")?;
-    let bytes = store.get_bytes(&ev.bucket, &rep.key, 8 << 20).await.with_context(|| format!("read {}", rep.key))?;
-    let report: ScanReportV1 = serde_json::from_slice(&bytes).with_context(|| format!("parse {}", rep.key))?;
-    let file = report.files.first().context("the report lists no file")?;
+    let bytes = store
+        .get_bytes(&ev.bucket, &rep.key, 8 << 20)
+        .await
+        .with_context(|| format!("its continuity report {} cannot be read", rep.key))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("its continuity report {} does not parse", rep.key))
+}
+
+/// A sealed recording in corrected wall-clock time: start from the event minus the device
+/// clock offset, length and inner holes from its continuity report.
+///
+/// # Errors
+/// No start time known, or the report lists no file.
+pub fn place(ev: &EvidenceSealedV1, report: &ScanReportV1, clock_offset_s: Option<f64>) -> anyhow::Result<Recording> {
+    let device_start =
+        ev.recorded_start.context("the recording's start time is unknown (no time in the file name or metadata)")?;
     let ms = |s: f64| Duration::milliseconds((s * 1000.0).round() as i64);
+    let start = device_start - ms(clock_offset_s.unwrap_or(0.0));
+    let file = report.files.first().context("its continuity report lists no file")?;
     let gaps = file
         .findings
         .iter()
@@ -120,6 +157,7 @@ async fn placed(store: &object_store::Store, ev: &EvidenceSealedV1) -> anyhow::R
         start,
         end: start + ms(file.duration_s),
         gaps,
+        clock_offset_s,
     })
 }
 

@@ -103,11 +103,17 @@ fn all_or_nothing<T>(rows: Vec<T>, problems: &[String]) -> anyhow::Result<Vec<T>
 pub fn matters(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result<Vec<MatterV1>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
+    let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for (at, row) in rows(path)? {
         let mut bad = |field: &str, what: String| problems.push(format!("{at}: {field}: {what}"));
         let id = text(&row, "matter_id").unwrap_or_default();
         if let Err(e) = check_record_id("matter_id", &id) {
             bad("matter_id", e);
+        } else if let Some(first) = seen.insert(id.clone(), at.clone()) {
+            bad(
+                "matter_id",
+                format!("{id} is already on {first}: one row per matter (merge the two rows, or correct the id)"),
+            );
         }
         let kind = text(&row, "kind").unwrap_or_default();
         if kind.is_empty() {
@@ -152,11 +158,17 @@ pub fn matters(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result
 pub fn pauses(path: &Path, offset: FixedOffset, source: &str) -> anyhow::Result<Vec<PauseV1>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
+    let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for (at, row) in rows(path)? {
         let mut bad = |field: &str, what: String| problems.push(format!("{at}: {field}: {what}"));
         let id = text(&row, "pause_id").unwrap_or_default();
         if let Err(e) = check_record_id("pause_id", &id) {
             bad("pause_id", e);
+        } else if let Some(first) = seen.insert(id.clone(), at.clone()) {
+            bad(
+                "pause_id",
+                format!("{id} is already on {first}: one row per pause (merge the two rows, or correct the id)"),
+            );
         }
         let officer = text(&row, "officer_id").map(|o| OfficerId::new(&o).map_err(|e| format!("\"{o}\": {e}")));
         let device = text(&row, "device_id").map(|d| DeviceId::new(&d).map_err(|e| format!("\"{d}\": {e}")));
@@ -232,6 +244,20 @@ mod tests {
         assert!(e.contains("m.csv:2: matter_id"), "{e}");
         assert!(e.contains("m.csv:3: kind"), "{e}");
         assert!(e.contains("m.csv:3: end"), "{e}");
+        assert!(e.contains("nothing was imported"), "{e}");
+    }
+
+    #[test]
+    fn an_id_twice_in_one_file_is_refused_naming_both_lines() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("m.csv");
+        std::fs::write(
+            &p,
+            "matter_id,kind,officers,start,end\nM-1,inspection,A,2026-11-28T01:00:00Z,2026-11-28T02:00:00Z\nM-1,inspection,A,2026-11-28T03:00:00Z,2026-11-28T04:00:00Z\n",
+        )
+        .expect("write");
+        let e = format!("{:#}", matters(&p, offset(), "t").expect_err("duplicate"));
+        assert!(e.contains("m.csv:3: matter_id: M-1 is already on") && e.contains("m.csv:2"), "{e}");
         assert!(e.contains("nothing was imported"), "{e}");
     }
 

@@ -13,41 +13,29 @@ pub mod import;
 mod metrics;
 pub mod report;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use evidence_contracts::{Message, subjects};
 
 pub use config::Config;
 
-/// Options every command shares.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Common {
-    /// TOML config (see deploy/config/auditor.toml). Without it the embedded defaults are used.
-    #[arg(long, short, global = true)]
-    pub config: Option<PathBuf>,
-    #[arg(long, env = "NATS_URL", global = true)]
-    pub nats_url: Option<String>,
-    #[arg(long, env = "S3_ENDPOINT", global = true)]
-    pub s3_endpoint: Option<String>,
-}
-
-impl Common {
-    /// # Errors
-    /// Unreadable or invalid config.
-    pub fn load(&self) -> anyhow::Result<Config> {
-        let mut cfg: Config = worker_runtime::config::load_toml(self.config.as_deref())?;
-        if let Some(u) = &self.nats_url {
-            cfg.nats.url.clone_from(u);
-        }
-        if let Some(e) = &self.s3_endpoint {
-            cfg.s3.endpoint = Some(e.clone());
-        }
-        Ok(cfg)
+/// The config with the endpoint overrides applied.
+///
+/// # Errors
+/// Unreadable or invalid config.
+pub fn load(e: &worker_runtime::cli::Endpoints) -> anyhow::Result<Config> {
+    let mut cfg: Config = worker_runtime::config::load_toml(e.config.as_deref())?;
+    if let Some(u) = &e.nats_url {
+        cfg.nats.url.clone_from(u);
     }
+    if let Some(ep) = &e.s3_endpoint {
+        cfg.s3.endpoint = Some(ep.clone());
+    }
+    Ok(cfg)
 }
 
 async fn connect(cfg: &Config) -> anyhow::Result<async_nats::jetstream::Context> {
@@ -60,20 +48,32 @@ async fn connect(cfg: &Config) -> anyhow::Result<async_nats::jetstream::Context>
     .await
 }
 
+/// What publishing a matter, pause or result did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Published {
+    New,
+    Changed,
+    Same,
+}
+
 /// Publishes `msg` unless the last message on its subject already says the same (ignoring
 /// `checked_at`-like fields, through the content-derived message id).
 async fn publish_if_changed<M: Message>(
     js: &async_nats::jetstream::Context,
     stream: &str,
     msg: &M,
-) -> anyhow::Result<bool> {
-    if let Some(last) = worker_runtime::nats::last_on_subject(js, stream, &msg.subject()).await?
+) -> anyhow::Result<Published> {
+    let last = worker_runtime::nats::last_on_subject(js, stream, &msg.subject()).await?;
+    if let Some(last) = &last
         && let Ok(prev) = evidence_contracts::decode::<M>(&last.payload)
         && prev.msg_id() == msg.msg_id()
     {
-        return Ok(false);
+        return Ok(Published::Same);
     }
-    Ok(!worker_runtime::nats::publish(js, msg).await?)
+    if worker_runtime::nats::publish(js, msg).await? {
+        return Ok(Published::Same);
+    }
+    Ok(if last.is_some() { Published::Changed } else { Published::New })
 }
 
 /// `auditor import`.
@@ -91,14 +91,24 @@ pub async fn import(cfg: Config, matters: Option<PathBuf>, pauses: Option<PathBu
         None => Vec::new(),
     };
     let js = connect(&cfg).await?;
-    let (mut new, mut same) = (0, 0);
+    let mut tally: BTreeMap<(&str, Published), Vec<String>> = BTreeMap::new();
     for m in &ms {
-        if publish_if_changed(&js, subjects::MATTERS_STREAM, m).await? { new += 1 } else { same += 1 }
+        let r = publish_if_changed(&js, subjects::MATTERS_STREAM, m).await?;
+        tally.entry(("matter", r)).or_default().push(m.matter_id.clone());
     }
     for p in &ps {
-        if publish_if_changed(&js, subjects::MATTERS_STREAM, p).await? { new += 1 } else { same += 1 }
+        let r = publish_if_changed(&js, subjects::MATTERS_STREAM, p).await?;
+        tally.entry(("pause", r)).or_default().push(p.pause_id.clone());
     }
-    eprintln!("imported {} matter(s) and {} pause(s): {new} new or changed, {same} already known", ms.len(), ps.len());
+    eprintln!("imported {} matter(s) and {} pause(s):", ms.len(), ps.len());
+    for ((what, r), ids) in &tally {
+        let how = match r {
+            Published::New => "new",
+            Published::Changed => "changed (this version replaces the one stored before)",
+            Published::Same => "already known, unchanged (nothing published)",
+        };
+        eprintln!("  {} {what}(s) {how}: {}", ids.len(), ids.join(", "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -148,10 +158,10 @@ pub async fn check(
         let (facts, out) = evaluate(&cfg, &e).await?;
         let mut published = 0;
         for c in &out.checks {
-            published += usize::from(publish_if_changed(&e.js, subjects::EVENTS_STREAM, c).await?);
+            published += usize::from(publish_if_changed(&e.js, subjects::EVENTS_STREAM, c).await? != Published::Same);
         }
         for f in &out.flags {
-            published += usize::from(publish_if_changed(&e.js, subjects::EVENTS_STREAM, f).await?);
+            published += usize::from(publish_if_changed(&e.js, subjects::EVENTS_STREAM, f).await? != Published::Same);
         }
         metrics::publish(&out, Utc::now());
         let failed = out.checks.iter().filter(|c| !c.passed).count();
@@ -174,6 +184,13 @@ pub async fn check(
                     serde_json::to_string(c).unwrap_or_default()
                 );
             }
+            // Flags for a person: one line each (three fields, so the matter lines stay the
+            // only ones with JSON in the fourth).
+            for f in &out.flags {
+                for x in &f.flags {
+                    println!("flag\t{}\t{}: {}", f.key, x.kind, x.detail);
+                }
+            }
             return Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(3) });
         };
         tokio::select! {
@@ -190,45 +207,55 @@ pub struct AuditArgs {
     pub to: NaiveDate,
     pub sample: report::Sample,
     pub seed: u64,
+    pub lang: report::Lang,
     pub out: PathBuf,
 }
 
-/// `auditor audit`: writes `audit.json`, `audit.md`, `audit.html` into `out`.
+/// Refuses what would give a wrong or half-written report, before anything is read.
 ///
 /// # Errors
-/// Unreachable servers, unwritable folder.
+/// Names the argument and what to do.
+pub fn check_audit_args(a: &AuditArgs) -> anyhow::Result<()> {
+    if a.from > a.to {
+        anyhow::bail!("--from {} is after --to {}: the period runs from its first day to its last", a.from, a.to);
+    }
+    if a.out.exists() && std::fs::read_dir(&a.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        anyhow::bail!(
+            "--out {} exists and is not empty: give a new folder (an audit report is never overwritten)",
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// `auditor audit`: writes `audit.json`, `audit.md`, `audit.html` and `SHA256SUMS` into `out`.
+///
+/// # Errors
+/// Bad arguments, unreachable servers, unwritable folder.
 pub async fn audit(cfg: Config, a: AuditArgs) -> anyhow::Result<ExitCode> {
+    check_audit_args(&a)?;
     let e = env(&cfg).await?;
     let (facts, out) = evaluate(&cfg, &e).await?;
-    let day = |d: NaiveDate| -> DateTime<Utc> {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|n| n.and_local_timezone(e.rule.offset).single())
-            .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
-    };
-    // `--to` is inclusive: the whole last day.
     let r = report::build(
         &out.checks,
         &facts,
-        e.rule.offset,
-        day(a.from),
-        day(a.to + chrono::Days::new(1)),
+        &report::Period { first_day: a.from, last_day: a.to, offset: e.rule.offset },
+        &cfg.policy.policy(),
         a.sample,
         a.seed,
         Utc::now(),
     );
-    std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
-    std::fs::write(a.out.join("audit.json"), serde_json::to_vec_pretty(&r).expect("report serialises"))?;
-    std::fs::write(a.out.join("audit.md"), report::markdown(&r))?;
-    std::fs::write(a.out.join("audit.html"), report::html(&r))?;
+    let files = report::write(&r, a.lang, &a.out)?;
     eprintln!(
-        "audit of {} to {}: {} of {} matters sampled (seed {}), {} passed; written to {}/audit.{{json,md,html}}",
+        "audit of {} to {}: {} of {} matters sampled (seed {}), {} passed; written to {} ({})",
         a.from,
         a.to,
         r.sampled,
         r.population,
         a.seed,
         r.passed,
-        a.out.display()
+        a.out.display(),
+        files.join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }

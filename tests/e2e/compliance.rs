@@ -193,18 +193,70 @@ async fn matters_are_checked_against_sealed_recordings_and_audited() {
         ("window_consistent", 1), // M5
         ("two_officers", 1),      // M2
         ("pauses_registered", 2), // M3's hole; M5's unrecorded first 3 s
-        ("accesses_approved", 1), // M1: the refused access
+        ("accesses_approved", 0), // M1's attempt was refused: nothing was read
     ];
     for (k, v) in expect {
         assert_eq!(rep["failures"][k], v, "{k}: {}", rep["failures"]);
     }
-    assert_eq!(rep["passed"], 1, "only M4 passes every check");
+    assert_eq!(rep["passed"], 2, "M1 and M4 pass every check");
+    let row =
+        |m: &str| rep["rows"].as_array().expect("rows").iter().find(|r| r["matter_id"] == m).expect("row").clone();
+    let m1 = row("M1");
+    assert_eq!(m1["access_state"], "none", "a refused attempt is not an access: {m1}");
+    assert_eq!(m1["accesses"][0]["outcome"], "refused", "{m1}");
+    assert!(m1["accesses"][0]["refused"].as_str().expect("why").contains("no approval with id APR-NONE"), "{m1}");
+    assert_eq!(row("M2")["access_state"], "none");
+    let m4 = row("M4");
+    assert_eq!(m4["explained_gaps"][0]["pause"]["pause_id"], "P4", "{m4}");
+    assert_eq!(m4["explained_gaps"][0]["pause"]["approver"], "chief-1", "{m4}");
+    assert_eq!(m4["document"], "DOC-4");
+    assert_eq!(rep["period_first_day"], from.as_str());
+    assert_eq!(rep["criteria"]["tolerance_s"], 1);
+    assert!(rep["sha256"].as_str().is_some_and(|h| h.len() == 64));
+    let sums = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&dir).output().expect("sha256sum");
+    assert!(sums.status.success(), "{}", String::from_utf8_lossy(&sums.stdout));
     let md = std::fs::read_to_string(dir.join("audit.md")).expect("audit.md");
     let html = std::fs::read_to_string(dir.join("audit.html")).expect("audit.html");
     for m in ["M1", "M2", "M3", "M4", "M5"] {
         assert!(md.contains(&format!("| {m} |")) && html.contains(&format!("<td>{m}</td>")), "{m}");
     }
     assert!(html.contains("<svg") && md.contains("Where it fails"));
+    assert!(md.starts_with(&format!("# Audit of whole-process recording — {from} to {to}")), "{md}");
+    assert!(md.contains("pause P4: battery swap, approved by chief-1"), "{md}");
+
+    // The same report in Chinese.
+    let dir_zh = p.dir.path().join("audit-zh");
+    let (code, _, err) = auditor(
+        &p,
+        &[
+            "audit",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--fraction",
+            "1",
+            "--seed",
+            "7",
+            "--lang",
+            "zh-CN",
+            "--out",
+            &dir_zh.display().to_string(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let zh = std::fs::read_to_string(dir_zh.join("audit.md")).expect("audit.md");
+    assert!(zh.starts_with(&format!("# 全过程记录稽查报告 — {from} 至 {to}")), "{zh}");
+    assert!(zh.contains("暂停 P4: battery swap, 审批人 chief-1"), "{zh}");
+    assert!(zh.contains("执法文书") && zh.contains("不合格"), "{zh}");
+    let zh_html = std::fs::read_to_string(dir_zh.join("audit.html")).expect("audit.html");
+    assert!(zh_html.contains("<html lang=\"zh-CN\">"));
+    // The same folder again is refused, and nothing in it changes.
+    let before = std::fs::read(dir_zh.join("audit.json")).expect("json");
+    let (code, _, err) = auditor(&p, &["audit", "--from", &from, "--to", &to, "--out", &dir_zh.display().to_string()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--out") && err.contains("not empty"), "{err}");
+    assert_eq!(std::fs::read(dir_zh.join("audit.json")).expect("json"), before);
 
     // A sample of 3 with seed 7: the matters first in BLAKE3(seed ‖ id) order, computed here.
     let dir3 = p.dir.path().join("audit3");

@@ -11,6 +11,7 @@ mod compliance;
 mod crash;
 mod faults;
 mod garage;
+mod governance;
 mod iam;
 mod observability;
 mod record;

@@ -2,6 +2,10 @@
 //! enforcement document): pure functions over matters, registered pauses and recordings, so the
 //! same checks run in the pipeline, in the `audit` command and in tests.
 //!
+//! Every time is the corrected one: a recording's `start`/`end`/`gaps` are its device times
+//! minus the device clock offset found at docking (`Recording::clock_offset_s`), and the check
+//! lists the offsets it applied.
+//!
 //! For a matter with document window `[start, end]` and officers `O`:
 //! * **window covered**: some recording of the matter's officers starts by `start + tolerance`
 //!   and some ends at or after `end - tolerance`;
@@ -17,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use evidence_contracts::compliance::{MatterCheckSchema, MatterCheckV1, MatterV1, PauseV1, UncoveredV1};
+use evidence_contracts::compliance::{ClockOffsetV1, MatterCheckSchema, MatterCheckV1, MatterV1, PauseV1, UncoveredV1};
 use evidence_contracts::{EvidenceId, StationId};
 use serde::{Deserialize, Serialize};
 
@@ -44,10 +48,14 @@ pub struct Recording {
     /// Uploaded after its working-day deadline.
     #[serde(default)]
     pub late: bool,
+    /// Corrected times (device time − `clock_offset_s`).
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     #[serde(default)]
     pub gaps: Vec<Interval>,
+    /// The device clock offset already subtracted from the times above, when one is known.
+    #[serde(default)]
+    pub clock_offset_s: Option<f64>,
 }
 
 /// How strictly to judge.
@@ -105,12 +113,11 @@ pub fn check_matter(
     let tol = Duration::seconds(i64::from(policy.tolerance_s));
     let window = Interval { from: m.start, to: m.end };
     let officers: BTreeSet<&str> = m.officers.iter().map(|o| o.as_str()).collect();
+    let near = Interval { from: m.start - tol, to: m.end + tol };
     let mine: Vec<&Recording> = recordings
         .iter()
         .filter(|r| officers.contains(r.officer_id.as_str()))
-        .filter(|r| {
-            overlaps(&Interval { from: r.start, to: r.end }, &Interval { from: m.start - tol, to: m.end + tol })
-        })
+        .filter(|r| overlaps(&Interval { from: r.start, to: r.end }, &near))
         .collect();
     let first = mine.iter().map(|r| r.start).min();
     let last = mine.iter().map(|r| r.end).max();
@@ -143,6 +150,7 @@ pub fn check_matter(
                 to: h.to,
                 seconds: h.secs(),
                 pause: pause.map(|p| format!("{} (approved by {})", p.reason, p.approver)),
+                pause_id: pause.map(|p| p.pause_id.clone()),
             };
             if u.pause.is_some() { explained.push(u) } else { unexplained.push(u) }
         }
@@ -160,6 +168,22 @@ pub fn check_matter(
         tolerance_s: policy.tolerance_s,
         late_uploads: mine.iter().filter(|r| r.late).map(|r| r.evidence_id).collect(),
         stations: stations.into_iter().collect(),
+        clock_offsets: recordings
+            .iter()
+            .filter(|r| officers.contains(r.officer_id.as_str()))
+            .filter_map(|r| {
+                let o = r.clock_offset_s.filter(|o| *o != 0.0)?;
+                let shift = Duration::milliseconds((o * 1000.0).round() as i64);
+                let device = Interval { from: r.start + shift, to: r.end + shift };
+                let counted = mine.iter().any(|m| m.evidence_id == r.evidence_id);
+                (counted || overlaps(&device, &near)).then(|| ClockOffsetV1 {
+                    evidence_id: r.evidence_id,
+                    device_id: r.device_id.clone(),
+                    offset_s: o,
+                    counted,
+                })
+            })
+            .collect(),
         checked_at: now,
         start_offset_s: first.map(|f| (f - m.start).num_milliseconds() as f64 / 1000.0),
         end_offset_s: last.map(|l| (m.end - l).num_milliseconds() as f64 / 1000.0),
@@ -229,6 +253,7 @@ mod tests {
             start: t(from),
             end: t(to),
             gaps: Vec::new(),
+            clock_offset_s: None,
         }
     }
 
@@ -314,6 +339,27 @@ mod tests {
         // A pause of another officer explains nothing.
         let other = vec![pause(Some("Z"), None, "09:20", "09:30", "x"), pauses[1].clone()];
         assert_eq!(check(&r, &other, &Policy::default()).unexplained_gaps.len(), 1);
+    }
+
+    #[test]
+    fn a_recording_covering_the_window_only_on_a_clock_that_ran_ahead_does_not_count() {
+        // B's camera ran 180 s ahead: its file says 09:00-10:00, it was 08:57-09:57 (corrected).
+        let mut b = rec("2", "B", "08:57", "09:57");
+        b.clock_offset_s = Some(180.0);
+        let r = vec![rec("1", "A", "09:00", "10:00"), b];
+        let c = check(&r, &[], &Policy::default());
+        assert!(!c.end_covered || !c.passed, "{c:#?}");
+        assert_eq!(c.clock_offsets.len(), 1);
+        assert!(c.clock_offsets[0].counted, "still overlaps, but ends 3 min early");
+        // Far enough that the corrected recording leaves the window: B no longer records it.
+        let mut far = rec("3", "B", "08:00", "08:59");
+        far.clock_offset_s = Some(3600.0);
+        let r = vec![rec("1", "A", "09:00", "10:00"), far];
+        let c = check(&r, &[], &Policy::default());
+        assert!(!c.passed && !c.enough_officers && c.officers_without_recording == ["B"], "{c:#?}");
+        assert_eq!(c.clock_offsets.len(), 1, "the offset that moved it out is named");
+        assert!(!c.clock_offsets[0].counted);
+        assert_eq!(c.clock_offsets[0].offset_s, 3600.0);
     }
 
     #[test]

@@ -84,6 +84,22 @@ pub struct UncoveredV1 {
     /// The registered pause that explains it (`reason (approved by …)`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<String>,
+    /// That pause's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_id: Option<String>,
+}
+
+/// A device clock correction applied to a recording before any time comparison: the
+/// recording's device times minus `offset_s` (from the docking record that listed the file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClockOffsetV1 {
+    pub evidence_id: EvidenceId,
+    pub device_id: String,
+    /// Device clock minus station clock at docking, seconds (positive: the device ran ahead).
+    pub offset_s: f64,
+    /// Whether the recording counts for the matter after the correction (false: its device
+    /// times fell in the window, its corrected times do not).
+    pub counted: bool,
 }
 
 /// The check of one matter against the recording rules, published on
@@ -119,6 +135,11 @@ pub struct MatterCheckV1 {
     /// Stations the recordings came through.
     #[serde(default)]
     pub stations: Vec<StationId>,
+    /// Device clock corrections applied to the officers' recordings near the window (every time
+    /// above is corrected), including those the correction moved out of it; recordings without
+    /// a docking record that lists them are not corrected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clock_offsets: Vec<ClockOffsetV1>,
     pub passed: bool,
     pub checked_at: DateTime<Utc>,
 }
