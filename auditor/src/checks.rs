@@ -30,6 +30,8 @@ pub struct Access {
     pub reason: Option<String>,
     /// Why it was refused (nothing was read), in words.
     pub refused: Option<String>,
+    /// The refusal's code (`no_approval`, `unknown_approval`, `expired`, …; docs/contracts.md).
+    pub refusal: Option<String>,
 }
 
 /// Everything the checks look at.
@@ -87,6 +89,7 @@ pub async fn gather(js: &async_nats::jetstream::Context, store: &object_store::S
                 approver: s("approver"),
                 reason: s("reason"),
                 refused: s("refused"),
+                refusal: s("refusal"),
             });
         }
     }

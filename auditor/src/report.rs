@@ -100,6 +100,8 @@ pub struct RowAccess {
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -305,6 +307,7 @@ fn row(c: &MatterCheckV1, facts: &Facts) -> AuditRow {
             }
             .into(),
             refused: a.refused.clone(),
+            refusal: a.refusal.clone(),
         })
         .collect();
     let unapproved = accesses.iter().any(|a| a.outcome == "unapproved");
@@ -555,6 +558,28 @@ fn row_findings(r: &AuditReport, row: &AuditRow, lang: Lang) -> Vec<String> {
     findings(row, lang, tz_of(r))
 }
 
+/// A refusal code in words.
+fn refusal_words(code: Option<&str>, lang: Lang) -> &'static str {
+    match (code.unwrap_or(""), lang) {
+        ("no_approval", Lang::En) => "no approval given",
+        ("no_approval", Lang::Zh) => "未提供审批",
+        ("unknown_approval", Lang::En) => "no such approval id",
+        ("unknown_approval", Lang::Zh) => "审批号不存在",
+        ("other_evidence", Lang::En) => "approval is for other evidence",
+        ("other_evidence", Lang::Zh) => "审批不含此证据",
+        ("not_yet_valid", Lang::En) => "approval not yet valid",
+        ("not_yet_valid", Lang::Zh) => "审批尚未生效",
+        ("expired", Lang::En) => "approval expired",
+        ("expired", Lang::Zh) => "审批已过期",
+        ("wrong_scope", Lang::En) => "approval covers less than was asked for",
+        ("wrong_scope", Lang::Zh) => "审批范围不符",
+        ("wrong_class", Lang::En) => "approval does not cover the restricted class",
+        ("wrong_class", Lang::Zh) => "审批未涵盖该密级",
+        (_, Lang::En) => "refused",
+        (_, Lang::Zh) => "被拒",
+    }
+}
+
 /// The cell of one criterion: a mark, and for accesses whether there were any.
 fn cell(row: &AuditRow, key: &str, lang: Lang) -> (bool, String) {
     let ok = row.results.get(key).copied().unwrap_or(false);
@@ -617,6 +642,8 @@ struct Words {
     recordings: &'static str,
     offset_applied: &'static str,
     no_offset: &'static str,
+    clock_right: &'static str,
+    s: &'static str,
     moved_out: &'static str,
     late: &'static str,
     pauses: &'static str,
@@ -659,6 +686,8 @@ fn words(lang: Lang) -> Words {
             recordings: "Recordings (corrected times)",
             offset_applied: "device clock offset applied",
             no_offset: "no docking record: device time as recorded",
+            clock_right: "device clock right at docking (no correction)",
+            s: "s",
             moved_out: "Recordings outside the window once their device clock is corrected (not counted)",
             late: "late by",
             pauses: "Registered pauses explaining gaps",
@@ -698,6 +727,8 @@ fn words(lang: Lang) -> Words {
             recordings: "记录（已校正时间）",
             offset_applied: "已校正设备时钟偏差",
             no_offset: "无入站记录：按设备时间",
+            clock_right: "入站时设备时钟准确（无需校正）",
+            s: "秒",
             moved_out: "校正设备时钟后不在执法时间内的记录（不计入）",
             late: "超期",
             pauses: "说明中断的登记暂停",
@@ -731,8 +762,8 @@ fn detail_lines(r: &AuditReport, row: &AuditRow, lang: Lang) -> Vec<String> {
     }
     for e in &row.evidence {
         let off = match e.clock_offset_s {
-            Some(o) if o != 0.0 => format!("{} {o:+.0} s", w.offset_applied),
-            Some(_) => format!("{} 0 s", w.offset_applied),
+            Some(o) if o.abs() >= 0.5 => format!("{} {o:+.0} {}", w.offset_applied, w.s),
+            Some(_) => w.clock_right.to_owned(),
             None => w.no_offset.to_owned(),
         };
         let late = e.late_by_s.map(|l| format!("; {} {}", w.late, span(l, lang))).unwrap_or_default();
@@ -750,7 +781,7 @@ fn detail_lines(r: &AuditReport, row: &AuditRow, lang: Lang) -> Vec<String> {
     if !moved.is_empty() {
         v.push(format!("{}:", w.moved_out));
         for o in moved {
-            v.push(format!("  {} / {} ({} {:+.0} s)", o.evidence_id, o.device_id, w.offset_applied, o.offset_s));
+            v.push(format!("  {} / {} ({} {:+.0} {})", o.evidence_id, o.device_id, w.offset_applied, o.offset_s, w.s));
         }
     }
     if !row.explained_gaps.is_empty() {
@@ -783,12 +814,12 @@ fn detail_lines(r: &AuditReport, row: &AuditRow, lang: Lang) -> Vec<String> {
     }
     for a in &row.accesses {
         let outcome = match (a.outcome.as_str(), lang) {
-            ("approved", Lang::En) => "approved",
-            ("approved", Lang::Zh) => "经审批",
-            ("refused", Lang::En) => "refused, nothing read",
-            ("refused", Lang::Zh) => "被拒，未读取",
-            (_, Lang::En) => "WITHOUT APPROVAL",
-            (_, Lang::Zh) => "未经审批",
+            ("approved", Lang::En) => "approved".to_owned(),
+            ("approved", Lang::Zh) => "经审批".to_owned(),
+            ("refused", Lang::En) => format!("refused ({}), nothing read", refusal_words(a.refusal.as_deref(), lang)),
+            ("refused", Lang::Zh) => format!("被拒（{}），未读取", refusal_words(a.refusal.as_deref(), lang)),
+            (_, Lang::En) => "WITHOUT APPROVAL".to_owned(),
+            (_, Lang::Zh) => "未经审批".to_owned(),
         };
         v.push(format!(
             "  {} {} ({}) {} — {}{}{}",
@@ -817,7 +848,7 @@ fn detail_lines(r: &AuditReport, row: &AuditRow, lang: Lang) -> Vec<String> {
 fn criteria_lines(r: &AuditReport, lang: Lang) -> Vec<String> {
     let w = words(lang);
     let mut v = vec![
-        format!("{}: {} s", w.tolerance, r.criteria.tolerance_s),
+        format!("{}: {} {}", w.tolerance, r.criteria.tolerance_s, w.s),
         format!("{}: {}", w.min_officers, r.criteria.min_officers),
     ];
     if !r.criteria.min_officers_by_kind.is_empty() {
@@ -985,6 +1016,7 @@ pub fn html(r: &AuditReport, lang: Lang) -> String {
          table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #bbb;padding:4px 8px;font-size:13px;vertical-align:top}}\
          th{{background:#f2f2f2}}.bad{{color:#b71c1c;font-weight:bold}}.ok{{color:#1b5e20}}.mono{{font-family:monospace;font-size:12px}}\
          section.matter{{break-inside:avoid;border-top:1px solid #ccc;margin-top:1em}}ul{{margin:.2em 0}}\
+         .nowrap{{white-space:nowrap}}th.crit{{min-width:4em;max-width:6em}}td:last-child{{min-width:24em}}ul.findings{{padding-left:1.1em;margin:0}}td.window{{white-space:nowrap}}\
          @media print{{body{{margin:0;max-width:none}}@page{{size:A4 landscape;margin:12mm}}h2{{break-after:avoid}}}}</style><body>",
         if lang == Lang::Zh { "zh-CN" } else { "en" },
         esc(&period_title(r, lang))
@@ -1000,7 +1032,7 @@ pub fn html(r: &AuditReport, lang: Lang) -> String {
         .map(|(k, en, zh)| (title(lang, en, zh).to_owned(), r.failures.get(*k).copied().unwrap_or(0), r.sampled))
         .collect();
     let _ = write!(s, "<h2>{}</h2>", esc(w.where_fails));
-    s.push_str(&svg_bars(w.where_fails, &crit));
+    s.push_str(&svg_bars(title(lang, "Sampled matters failing each check", "各检查项不合格的抽查事项数"), &crit));
     let st: Vec<(String, usize, usize)> =
         r.by_station.iter().take(10).map(|g| (g.name.clone(), g.failed, g.sampled)).collect();
     s.push_str("<br>");
@@ -1019,13 +1051,13 @@ pub fn html(r: &AuditReport, lang: Lang) -> String {
         esc(w.window)
     );
     for (_, en, zh) in CRITERIA {
-        let _ = write!(s, "<th>{}</th>", esc(title(lang, en, zh)));
+        let _ = write!(s, "<th class=\"crit\">{}</th>", esc(title(lang, en, zh)));
     }
-    let _ = write!(s, "<th>{}</th><th>{}</th></tr>", esc(w.result), esc(w.findings));
+    let _ = write!(s, "<th class=\"nowrap\">{}</th><th>{}</th></tr>", esc(w.result), esc(w.findings));
     for row in &r.rows {
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            "<tr><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td class=\"window\">{}</td>",
             esc(&row.matter_id),
             esc(&row.kind),
             esc(row.document.as_deref().unwrap_or("—")),
@@ -1035,12 +1067,12 @@ pub fn html(r: &AuditReport, lang: Lang) -> String {
             let (ok, t) = cell(row, k, lang);
             let _ = write!(s, "<td class=\"{}\">{}</td>", if ok { "ok" } else { "bad" }, esc(&t));
         }
+        let found: String = row_findings(r, row, lang).iter().map(|f| format!("<li>{}</li>", esc(f))).collect();
         let _ = write!(
             s,
-            "<td class=\"{}\">{}</td><td>{}</td></tr>",
+            "<td class=\"{} nowrap\">{}</td><td><ul class=\"findings\">{found}</ul></td></tr>",
             if row.passed { "ok" } else { "bad" },
             result_word(row.passed, lang),
-            esc(&row_findings(r, row, lang).join("; "))
         );
     }
     s.push_str("</table>");

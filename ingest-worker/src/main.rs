@@ -37,6 +37,7 @@ enum Cmd {
         /// damage demuxing cannot see. Costs a full decode (docs/benchmarks.md).
         #[arg(long)]
         decode: bool,
+        /// Recordings, or folders of recordings, to scan (only read).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -46,8 +47,10 @@ enum Cmd {
     /// Working-day calendar files: `calendar check FILE...` validates them and prints each year
     /// (working days, holidays, make-up days) to compare with the official notice.
     Calendar {
+        /// What to do: `check` (validate and print each year).
         #[arg(value_parser = ["check"])]
         action: String,
+        /// Calendar files (deploy/calendar/CN-2026.toml …).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },

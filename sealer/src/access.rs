@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use chrono::Utc;
 use evidence_contracts::access::{AccessApprovalSchema, AccessApprovalV1, AccessScope, Classification};
 use evidence_contracts::ledger::LedgerKind;
@@ -144,7 +144,7 @@ pub async fn current_class(
 ///
 /// # Errors
 /// Unknown evidence, unreachable stores.
-pub async fn classify(cfg: &Config, a: &ClassifyArgs) -> anyhow::Result<u64> {
+pub async fn classify(cfg: &Config, a: &ClassifyArgs) -> anyhow::Result<Option<u64>> {
     let id = parse_id(&a.evidence_id)?;
     let (js, store) = crate::export::connect(cfg).await?;
     let ev = crate::export::sealed_event(&js, &id).await?;
@@ -155,10 +155,11 @@ pub async fn classify(cfg: &Config, a: &ClassifyArgs) -> anyhow::Result<u64> {
     };
     let current = current_class(&js, &id).await?;
     if current == class {
-        bail!(
+        eprintln!(
             "evidence {id} is already {}; nothing recorded",
             class.map_or("in no restricted class".to_owned(), |c| format!("classified {}", c.as_str()))
         );
+        return Ok(None);
     }
     let creds = Arc::new(crate::identity(&cfg.seal)?.0);
     let ledger =
@@ -168,7 +169,7 @@ pub async fn classify(cfg: &Config, a: &ClassifyArgs) -> anyhow::Result<u64> {
     let appended = ledger.append(rec, &format!("ledger:classification:{id}:{}", uuid::Uuid::new_v4().simple())).await?;
     ledger.checkpoint_if_due(appended.seq).await?;
     tracing::info!(evidence_id = %id, class = class.map_or("none", Classification::as_str), actor = %a.actor, ledger_seq = appended.seq, "evidence classified");
-    Ok(appended.seq)
+    Ok(Some(appended.seq))
 }
 
 /// CLI form of [`AccessScope`].

@@ -49,6 +49,7 @@ pub struct SealArgs {
     pub key: Option<PathBuf>,
     #[arg(long, default_value_os_t = crate::config::SealSection::default().dev_identity_dir)]
     pub dev_identity_dir: PathBuf,
+    /// The original recording (only read, never changed).
     pub original: PathBuf,
 }
 

@@ -210,8 +210,9 @@ fn main() -> ExitCode {
         })(),
         Cmd::Classify(a) => (|| {
             let cfg = load_config(&a.endpoints)?;
-            let seq = rt.block_on(sealer::access::classify(&cfg, &a))?;
-            println!("ledger record {seq}");
+            if let Some(seq) = rt.block_on(sealer::access::classify(&cfg, &a))? {
+                println!("ledger record {seq}");
+            }
             Ok(ExitCode::SUCCESS)
         })(),
         Cmd::DevCa { out, organisation, days } => sealer::credentials::dev_ca(&out, &organisation, days).map(|f| {

@@ -110,6 +110,7 @@ pub struct PushArgs {
     /// How long `--wait` waits for all events.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// The recordings to upload (only read; a file already sealed is not sealed twice).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }

@@ -218,7 +218,7 @@ async fn matters_are_checked_against_sealed_recordings_and_audited() {
     let md = std::fs::read_to_string(dir.join("audit.md")).expect("audit.md");
     let html = std::fs::read_to_string(dir.join("audit.html")).expect("audit.html");
     for m in ["M1", "M2", "M3", "M4", "M5"] {
-        assert!(md.contains(&format!("| {m} |")) && html.contains(&format!("<td>{m}</td>")), "{m}");
+        assert!(md.contains(&format!("| {m} |")) && html.contains(&format!("<td class=\"nowrap\">{m}</td>")), "{m}");
     }
     assert!(html.contains("<svg") && md.contains("Where it fails"));
     assert!(md.starts_with(&format!("# Audit of whole-process recording — {from} to {to}")), "{md}");

@@ -6,6 +6,7 @@
 mod support;
 
 mod chain;
+mod cli;
 mod cluster;
 mod compliance;
 mod crash;

@@ -30,7 +30,9 @@ enum Cmd {
         /// `[policy.params.<profile>]` does for the worker). Repeatable.
         #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
         params: Vec<(String, String)>,
+        /// The source recording (only read).
         input: PathBuf,
+        /// Where to write the copy (a new file).
         output: PathBuf,
     },
 }
