@@ -21,10 +21,11 @@ fn subcommands(text: &str) -> Vec<String> {
         if inside && l.trim().is_empty() {
             inside = false;
         }
-        if inside && let Some(name) = l.strip_prefix("  ").and_then(|r| r.split_whitespace().next()) {
-            if name != "help" {
-                out.push(name.to_owned());
-            }
+        if inside
+            && let Some(name) = l.strip_prefix("  ").and_then(|r| r.split_whitespace().next())
+            && name != "help"
+        {
+            out.push(name.to_owned());
         }
     }
     out
