@@ -418,6 +418,16 @@ fn verify_ledger(
     if sorted.windows(2).any(|w| w[0].seq == w[1].seq) {
         r.push(LEDGER_FILE, false, "a ledger sequence appears twice in the extract");
     }
+    // This evidence's records, parsed once: (seq, payload SHA-256, record, payload).
+    let items: Vec<(u64, String, LedgerRecordV1, &str)> = sorted
+        .iter()
+        .filter_map(|e| {
+            let x: LedgerRecordV1 = serde_json::from_str(&e.payload).ok()?;
+            (x.evidence_id == record.evidence_id)
+                .then(|| (e.seq, ledger::record_sha256(e.payload.as_bytes()), x, e.payload.as_str()))
+        })
+        .collect();
+    let is_item = |seq: u64| items.iter().any(|(s, ..)| *s == seq);
     // Stretches of consecutive records; each starts at record 1 or at a signed checkpoint.
     let mut runs: Vec<&[Entry]> = Vec::new();
     let mut start = 0;
@@ -458,13 +468,7 @@ fn verify_ledger(
             ));
         }
         let last_signed = signed.keys().copied().filter(|c| *c >= first && *c <= run[run.len() - 1].seq).max();
-        for e in run.iter() {
-            if last_signed.is_none_or(|c| e.seq > c)
-                && serde_json::from_str::<LedgerRecordV1>(&e.payload).is_ok_and(|x| x.evidence_id == record.evidence_id)
-            {
-                unbound.push(e.seq);
-            }
-        }
+        unbound.extend(run.iter().map(|e| e.seq).filter(|s| last_signed.is_none_or(|c| *s > c) && is_item(*s)));
     }
     if problems.is_empty() {
         let spans: Vec<String> = runs
@@ -487,17 +491,10 @@ fn verify_ledger(
             "ledger record(s) {unbound:?} of this evidence come after the last signed checkpoint in the extract: in the chain, not yet signed"
         ));
     }
-    // The item's own chain: each record links to the previous record about this evidence.
-    let items: Vec<(u64, String, LedgerRecordV1)> = sorted
-        .iter()
-        .filter_map(|e| {
-            let x: LedgerRecordV1 = serde_json::from_str(&e.payload).ok()?;
-            (x.evidence_id == record.evidence_id).then(|| (e.seq, ledger::record_sha256(e.payload.as_bytes()), x))
-        })
-        .collect();
     let mut links_ok = true;
     let mut unlinked = Vec::new();
-    for (i, (seq, _, x)) in items.iter().enumerate() {
+    // The item's own chain: each record links to the previous record about this evidence.
+    for (i, (seq, _, x, _)) in items.iter().enumerate() {
         let want = i.checked_sub(1).map(|j| (items[j].0, items[j].1.as_str()));
         match (&x.prev_item, want) {
             (None, None) if x.kind == LedgerKind::Seal => {}
@@ -529,19 +526,9 @@ fn verify_ledger(
             "ledger record(s) {unlinked:?} carry no link to the previous record of this evidence (written by an older sealer): that no record was left out is not proven for them"
         ));
     }
-    r.history = crate::history::lines(
-        sorted
-            .iter()
-            .filter(|e| {
-                serde_json::from_str::<LedgerRecordV1>(&e.payload).is_ok_and(|x| x.evidence_id == record.evidence_id)
-            })
-            .map(|e| (e.seq, e.payload.as_bytes())),
-    );
+    r.history = crate::history::lines(items.iter().map(|(seq, _, _, payload)| (*seq, payload.as_bytes())));
     let (_, sha) = digests_of(seal_bytes);
-    let mine = extract.entries.iter().find_map(|e| {
-        let rec: LedgerRecordV1 = serde_json::from_str(&e.payload).ok()?;
-        (rec.kind == LedgerKind::Seal && rec.evidence_id == record.evidence_id).then_some((e.seq, rec))
-    });
+    let mine = items.iter().find(|(_, _, x, _)| x.kind == LedgerKind::Seal).map(|(seq, _, x, _)| (*seq, x));
     match mine {
         None => r.push("ledger", false, format!("no seal record for evidence {} in the extract", record.evidence_id)),
         Some((seq, rec)) if rec.seal_record_sha256 == sha => {
