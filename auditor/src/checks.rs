@@ -65,7 +65,12 @@ fn latest<M: Message>(msgs: Vec<worker_runtime::nats::Stored>) -> Vec<M> {
 ///
 /// # Errors
 /// Unreachable NATS or S3.
-pub async fn gather(js: &async_nats::jetstream::Context, store: &object_store::Store) -> anyhow::Result<Facts> {
+pub async fn gather(
+    js: &async_nats::jetstream::Context,
+    store: &object_store::Store,
+    cal: &work_calendar::Calendar,
+    rule: work_calendar::Rule,
+) -> anyhow::Result<Facts> {
     let mut f = Facts {
         matters: latest(read_all(js, subjects::MATTERS_STREAM, subjects::MATTERS_ALL).await?),
         pauses: latest(read_all(js, subjects::MATTERS_STREAM, subjects::PAUSES_ALL).await?),
@@ -96,7 +101,7 @@ pub async fn gather(js: &async_nats::jetstream::Context, store: &object_store::S
     let offsets = clock_offsets(&f.dockings);
     for ev in &f.sealed {
         let offset = offsets.get(&(ev.device_id.to_string(), ev.file_name.clone())).copied();
-        match report_of(store, ev).await.and_then(|rep| place(ev, &rep, offset)) {
+        match report_of(store, ev).await.and_then(|rep| place(ev, &rep, offset, cal, rule)) {
             Ok(r) => f.recordings.push(r),
             Err(why) => f.unplaced.push((ev.evidence_id, why.to_string())),
         }
@@ -139,7 +144,13 @@ async fn report_of(store: &object_store::Store, ev: &EvidenceSealedV1) -> anyhow
 ///
 /// # Errors
 /// No start time known, or the report lists no file.
-pub fn place(ev: &EvidenceSealedV1, report: &ScanReportV1, clock_offset_s: Option<f64>) -> anyhow::Result<Recording> {
+pub fn place(
+    ev: &EvidenceSealedV1,
+    report: &ScanReportV1,
+    clock_offset_s: Option<f64>,
+    cal: &work_calendar::Calendar,
+    rule: work_calendar::Rule,
+) -> anyhow::Result<Recording> {
     let device_start =
         ev.recorded_start.context("the recording's start time is unknown (no time in the file name or metadata)")?;
     let ms = |s: f64| Duration::milliseconds((s * 1000.0).round() as i64);
@@ -151,17 +162,40 @@ pub fn place(ev: &EvidenceSealedV1, report: &ScanReportV1, clock_offset_s: Optio
         .filter(|g| g.kind == FindingKind::Gap)
         .map(|g| Interval { from: start + ms(g.at_s), to: start + ms(g.at_s + g.duration_s) })
         .collect();
+    let (late, late_by_s) = lateness(ev, clock_offset_s, cal, rule);
     Ok(Recording {
         evidence_id: ev.evidence_id,
         officer_id: ev.officer_id.to_string(),
         device_id: ev.device_id.to_string(),
         station_id: ev.station_id.clone(),
-        late: ev.deadline.as_ref().is_some_and(|d| d.status == "late"),
+        late,
+        late_by_s,
         start,
         end: start + ms(file.duration_s),
         gaps,
         clock_offset_s,
     })
+}
+
+/// Whether the upload was late, and by how much: as judged at ingest, or — when the device clock
+/// was off and the deadline counts from the recording's end — judged again from the corrected end
+/// (a camera running ahead near midnight can move the deadline by a day).
+pub fn lateness(
+    ev: &EvidenceSealedV1,
+    clock_offset_s: Option<f64>,
+    cal: &work_calendar::Calendar,
+    rule: work_calendar::Rule,
+) -> (bool, Option<f64>) {
+    let Some(d) = &ev.deadline else { return (false, None) };
+    match clock_offset_s {
+        Some(o) if o != 0.0 && d.basis == "recording_end" => {
+            let ended = d.work_ended - Duration::milliseconds((o * 1000.0).round() as i64);
+            let (due, _) = work_calendar::deadline(cal, rule, ended);
+            let by = (ev.ingested_at - due).num_milliseconds() as f64 / 1000.0;
+            (by > 0.0, (by > 0.0).then_some(by))
+        }
+        _ => (d.status == "late", d.late_by_s.filter(|_| d.status == "late")),
+    }
 }
 
 /// A file a station saw on a docked device that was never sealed.
@@ -289,4 +323,38 @@ pub fn evaluate(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed(work_ended: &str, ingested_at: &str, status: &str) -> EvidenceSealedV1 {
+        let obj = serde_json::json!({"role": "original", "key": "k", "size_bytes": 1, "blake3": "00".repeat(32), "sha256": "00".repeat(32)});
+        serde_json::from_value(serde_json::json!({
+            "schema": "evidence.sealed.v1",
+            "evidence_id": "360fb464-2b59-8e6d-9247-0fffbfb3a2db",
+            "station_id": "ST", "device_id": "CAM", "officer_id": "A1", "file_name": "f.mp4",
+            "docked_at": ingested_at, "ingested_at": ingested_at, "sealed_at": ingested_at,
+            "bucket": "evidence", "prefix": "p/", "objects": [], "seal_record": obj,
+            "verdict": "continuous", "readable": true, "worm": false,
+            "deadline": {"working_days": 2, "work_ended": work_ended, "basis": "recording_end",
+                         "due": "2026-12-02T16:00:00Z", "status": status, "calendar_covered": false},
+        }))
+        .expect("a sealed event")
+    }
+
+    #[test]
+    fn lateness_is_judged_again_on_the_corrected_end_of_the_work() {
+        let cal = work_calendar::Calendar::default();
+        let rule =
+            work_calendar::Rule { working_days: 2, offset: work_calendar::parse_offset("+08:00").expect("offset") };
+        // Device clock 10 min ahead: the file says the work ended Tue 2026-12-01 00:05 local, it
+        // really ended Mon 2026-11-30 23:55 local. Due: end of Wed 12-02 instead of Thu 12-03.
+        let ev = sealed("2026-11-30T16:05:00Z", "2026-12-03T01:00:00Z", "on_time");
+        assert_eq!(lateness(&ev, None, &cal, rule), (false, None), "as judged at ingest");
+        let (late, by) = lateness(&ev, Some(600.0), &cal, rule);
+        assert!(late, "late once the clock is corrected");
+        assert_eq!(by, Some(9.0 * 3600.0), "due 2026-12-02T16:00Z, ingested 9 h later");
+    }
 }

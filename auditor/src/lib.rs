@@ -131,7 +131,7 @@ async fn env(cfg: &Config) -> anyhow::Result<Env> {
 }
 
 async fn evaluate(cfg: &Config, e: &Env) -> anyhow::Result<(checks::Facts, checks::Outcome)> {
-    let facts = checks::gather(&e.js, &e.store).await?;
+    let facts = checks::gather(&e.js, &e.store, &e.cal, e.rule).await?;
     let out = checks::evaluate(&facts, &cfg.policy.policy(), &e.cal, e.rule, cfg.flags.clock_offset_s, Utc::now());
     Ok((facts, out))
 }

@@ -265,13 +265,7 @@ fn row(c: &MatterCheckV1, facts: &Facts) -> AuditRow {
             start: r.start,
             end: r.end,
             clock_offset_s: r.clock_offset_s,
-            late_by_s: facts
-                .sealed
-                .iter()
-                .find(|e| e.evidence_id == r.evidence_id)
-                .and_then(|e| e.deadline.as_ref())
-                .filter(|d| d.status == "late")
-                .map(|d| d.late_by_s.unwrap_or(0.0)),
+            late_by_s: r.late.then(|| r.late_by_s.unwrap_or(0.0)),
         })
         .collect();
     let gap = |g: &evidence_contracts::compliance::UncoveredV1| RowGap {

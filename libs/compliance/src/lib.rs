@@ -48,6 +48,9 @@ pub struct Recording {
     /// Uploaded after its working-day deadline.
     #[serde(default)]
     pub late: bool,
+    /// Seconds past the deadline, when late (on the corrected end of the work).
+    #[serde(default)]
+    pub late_by_s: Option<f64>,
     /// Corrected times (device time − `clock_offset_s`).
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -250,6 +253,7 @@ mod tests {
             device_id: format!("CAM-{officer}"),
             station_id: StationId::new("ST").expect("id"),
             late: false,
+            late_by_s: None,
             start: t(from),
             end: t(to),
             gaps: Vec::new(),
