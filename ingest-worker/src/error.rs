@@ -56,10 +56,18 @@ impl HandlerError for IngestError {
             IngestError::SizeMismatch { .. } => Disposition::Reject(RejectReason::SizeMismatch),
             IngestError::HashMismatch { .. } => Disposition::Reject(RejectReason::HashMismatch),
             IngestError::Store(e) if e.is_transient() => Disposition::Unavailable,
+            IngestError::Store(e) if e.is_config_fault() => Disposition::Misconfigured,
             IngestError::Store(_) => Disposition::Reject(RejectReason::InvalidField),
             IngestError::Scan(_) => Disposition::Retry,
             IngestError::Spool { .. } | IngestError::Publish(_) | IngestError::Events(_) => Disposition::Unavailable,
             IngestError::InProgress { .. } => Disposition::Wait,
+        }
+    }
+
+    fn config_fault(&self) -> Option<worker_runtime::consume::ConfigFault> {
+        match self {
+            IngestError::Store(e) => e.config_fault().map(worker_runtime::consume::ConfigFault::s3),
+            _ => None,
         }
     }
 }

@@ -65,8 +65,15 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         ],
     )
     .await?;
-    let store = object_store::Store::new(cfg.s3.clone()).await?;
-    store.ensure_bucket(&cfg.s3.working_bucket).await.context("check the working bucket")?;
+    let store = worker_runtime::startup::until_configured(
+        "s3",
+        &health,
+        &shutdown,
+        std::time::Duration::from_secs(2),
+        |e| object_store::config_fault_in(e).map(worker_runtime::consume::ConfigFault::s3),
+        || object_store::Store::connect(&cfg.s3, &cfg.s3.working_bucket),
+    )
+    .await?;
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
     let mut cfg = cfg;
     cfg.ingest.spool_dir = worker_runtime::spool::claim(&cfg.ingest.spool_dir, "ingest.spool_dir")?;

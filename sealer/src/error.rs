@@ -49,6 +49,7 @@ impl HandlerError for SealError {
                 StoreError::NotFound { .. } => Disposition::Reject(RejectReason::ObjectMissing),
                 StoreError::Conflict { .. } => Disposition::Reject(RejectReason::EvidenceConflict),
                 e if e.is_transient() => Disposition::Unavailable,
+                e if e.is_config_fault() => Disposition::Misconfigured,
                 _ => Disposition::Reject(RejectReason::InvalidField),
             },
             SealError::Sha256Mismatch { .. } => Disposition::Reject(RejectReason::HashMismatch),
@@ -57,6 +58,13 @@ impl HandlerError for SealError {
             SealError::Events(_) | SealError::Ledger(_) | SealError::Local { .. } | SealError::Publish(_) => {
                 Disposition::Unavailable
             }
+        }
+    }
+
+    fn config_fault(&self) -> Option<worker_runtime::consume::ConfigFault> {
+        match self {
+            SealError::Store { source, .. } => source.config_fault().map(worker_runtime::consume::ConfigFault::s3),
+            _ => None,
         }
     }
 }
@@ -94,5 +102,28 @@ mod tests {
             },
         };
         assert_eq!(down.disposition(), Disposition::Unavailable);
+        // A refused key is the operator's to fix, never the recording's: kept and retried, and
+        // the fault names endpoint, bucket and key id for the alert.
+        let refused = SealError::Store {
+            what: "original",
+            source: StoreError::Service {
+                op: "put",
+                bucket: "evidence".into(),
+                key: "k".into(),
+                code: "InvalidAccessKeyId".into(),
+                message: "The AWS Access Key Id you provided does not exist in our records.".into(),
+                status: Some(403),
+                asked: Box::new(object_store::Asked {
+                    endpoint: "http://s3:9000".into(),
+                    key_id: Some("sealer-old".into()),
+                }),
+            },
+        };
+        assert_eq!(refused.disposition(), Disposition::Misconfigured);
+        let f = refused.config_fault().expect("a configuration fault");
+        assert_eq!(
+            (f.service, f.endpoint.as_str(), f.resource.as_str(), f.credential.as_str()),
+            ("s3", "http://s3:9000", "evidence", "sealer-old")
+        );
     }
 }

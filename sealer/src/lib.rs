@@ -68,8 +68,24 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::LEDGER_STREAM, subjects::RECEIPTS_STREAM],
     )
     .await?;
-    let store = object_store::Store::new(cfg.s3.clone()).await?;
-    store.ensure_bucket(&cfg.s3.evidence_bucket).await.context("check the evidence bucket")?;
+    // A refused key or a missing bucket keeps the sealer up and waiting (startup.rs); the store is
+    // made again on each attempt, so a corrected secret file is read.
+    let (store, probe) = worker_runtime::startup::until_configured(
+        "s3",
+        &health,
+        &shutdown,
+        std::time::Duration::from_secs(2),
+        |e| object_store::config_fault_in(e).map(worker_runtime::consume::ConfigFault::s3),
+        || async {
+            let store = object_store::Store::connect(&cfg.s3, &cfg.s3.evidence_bucket).await?;
+            let probe = store
+                .probe_worm(&cfg.s3.evidence_bucket, cfg.seal.worm_probe_hold)
+                .await
+                .context("probe the evidence bucket for write-once retention")?;
+            Ok((store, probe))
+        },
+    )
+    .await?;
     health.set("s3", true, cfg.s3.endpoint.clone().unwrap_or_default());
 
     let (creds, development) = identity(&cfg.seal)?;
@@ -80,10 +96,6 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         format!("{}{}", creds.subject(), if development { " (development CA: not for production)" } else { "" }),
     );
 
-    let probe = store
-        .probe_worm(&cfg.s3.evidence_bucket, cfg.seal.worm_probe_hold)
-        .await
-        .context("probe the evidence bucket for write-once retention")?;
     metrics::worm(probe.worm);
     if probe.worm {
         tracing::info!(bucket = %cfg.s3.evidence_bucket, detail = %probe.detail, "evidence store is write-once (WORM)");

@@ -975,8 +975,9 @@ mod tests {
             bucket: "b".into(),
             key: "k".into(),
             code: code.into(),
-            message: String::new(),
+            message: "".into(),
             status: Some(status),
+            asked: Box::default(),
         };
         assert_eq!(classify_store(&svc(507, "InsufficientStorage")).0, "storage_full");
         assert_eq!(classify_store(&svc(503, "SlowDown")).0, "busy");

@@ -14,6 +14,7 @@ mod faults;
 mod garage;
 mod governance;
 mod iam;
+mod misconfig;
 mod observability;
 mod record;
 mod rejects;

@@ -42,8 +42,16 @@ impl HandlerError for TranscodeError {
                 Disposition::Reject(RejectReason::ObjectMissing)
             }
             TranscodeError::Store(e) if e.is_transient() => Disposition::Unavailable,
+            TranscodeError::Store(e) if e.is_config_fault() => Disposition::Misconfigured,
             TranscodeError::Store(_) => Disposition::Reject(RejectReason::InvalidField),
             TranscodeError::Spool { .. } | TranscodeError::Publish(_) => Disposition::Unavailable,
+        }
+    }
+
+    fn config_fault(&self) -> Option<worker_runtime::consume::ConfigFault> {
+        match self {
+            TranscodeError::Store(e) => e.config_fault().map(worker_runtime::consume::ConfigFault::s3),
+            _ => None,
         }
     }
 }

@@ -15,7 +15,7 @@ mod resumable;
 mod store;
 
 pub use config::S3Config;
-pub use error::StoreError;
+pub use error::{Asked, StoreError, config_fault_in};
 pub use hashing::{Digests, StreamHasher, blake3_file, hash_file};
 pub use resumable::{
     PartState, ResumeError, UploadOutcome, UploadState, file_identity, read_state, write_json_durably, write_state,

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -149,14 +150,13 @@ impl Store {
         &self.client
     }
 
-    pub(crate) fn err<E, R>(&self, op: &'static str, bucket: &str, key: &str, e: SdkError<E, R>) -> StoreError
+    pub(crate) fn err<E>(&self, op: &'static str, bucket: &str, key: &str, e: SdkError<E, HttpResponse>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         match &e {
             SdkError::ServiceError(se) => {
-                let status = Some(status_of(se.raw()));
+                let status = Some(se.raw().status().as_u16());
                 let code = se.err().code().unwrap_or("Unknown").to_owned();
                 if matches!(code.as_str(), "NoSuchKey" | "NotFound") || status == Some(404) && code != "NoSuchBucket" {
                     return StoreError::NotFound { bucket: bucket.into(), key: key.into() };
@@ -165,9 +165,10 @@ impl Store {
                     op,
                     bucket: bucket.into(),
                     key: key.into(),
-                    message: se.err().message().unwrap_or("").to_owned(),
+                    message: se.err().message().unwrap_or("").into(),
                     code,
                     status,
+                    asked: Box::new(self.asked()),
                 }
             }
             _ => StoreError::Unreachable {
@@ -177,6 +178,29 @@ impl Store {
                 key: key.into(),
                 detail: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
             },
+        }
+    }
+
+    /// A store for `cfg` whose `bucket` is there (created when missing, if `create_buckets`):
+    /// what a worker checks at start-up.
+    ///
+    /// # Errors
+    /// Invalid config, unreadable secret, the bucket missing or refused, the server unreachable.
+    pub async fn connect(cfg: &S3Config, bucket: &str) -> anyhow::Result<Self> {
+        let store = Self::new(cfg.clone()).await?;
+        anyhow::Context::with_context(store.ensure_bucket(bucket).await, || format!("check bucket {bucket}"))?;
+        Ok(store)
+    }
+
+    /// Who a request goes to, and the access key id it is signed with.
+    fn asked(&self) -> crate::error::Asked {
+        crate::error::Asked {
+            endpoint: self.endpoint.to_string(),
+            key_id: self
+                .cfg
+                .access_key_id
+                .clone()
+                .or_else(|| self.cfg.static_credentials.as_ref().map(|(id, _)| id.clone())),
         }
     }
 
@@ -397,16 +421,15 @@ impl Store {
     }
 
     /// A put-if-absent that lost a race (412) is fine if the winner wrote the same bytes.
-    async fn after_failed_put<E, R>(
+    async fn after_failed_put<E>(
         &self,
         bucket: &str,
         key: &str,
         d: &Digests,
-        e: SdkError<E, R>,
+        e: SdkError<E, HttpResponse>,
     ) -> Result<Stored, StoreError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let err = self.err("put", bucket, key, e);
         if let StoreError::Service { status: Some(412), .. } = &err
@@ -491,8 +514,9 @@ impl Store {
             bucket: bucket.into(),
             key: key.into(),
             code: "InvalidExpiry".into(),
-            message: e.to_string(),
+            message: e.to_string().into(),
             status: None,
+            asked: Box::new(self.asked()),
         })?;
         let req = self
             .client
@@ -818,13 +842,6 @@ fn check_expect(e: Option<&Expect>, d: &Digests) -> Result<(), StoreError> {
         });
     }
     Ok(())
-}
-
-fn status_of<R: std::fmt::Debug>(raw: &R) -> u16 {
-    // The raw response type is generic here; its Debug output carries the status. Parsing it
-    // avoids a dependency on the HTTP types' exact version.
-    let s = format!("{raw:?}");
-    s.split("status: StatusCode(").nth(1).and_then(|r| r.split(')').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 async fn hash_blocking(mut h: StreamHasher, data: Bytes) -> StreamHasher {

@@ -41,6 +41,12 @@ pub enum Disposition {
     /// turns into a rejection), and the worker pauses pulling for the backoff (≤ 30 s) instead of
     /// cycling through its backlog.
     Unavailable,
+    /// Not the message's fault either: a dependency refuses this worker's configuration
+    /// (credentials rejected, access denied by a policy, a bucket that does not exist). Like
+    /// [`Disposition::Unavailable`] — redelivered without limit, pulling paused — and, until the
+    /// operator fixes it, `evidence_worker_config_fault` names the service, endpoint, resource
+    /// and credential ([`HandlerError::config_fault`]).
+    Misconfigured,
     /// The input is fine but waits for other work in progress (e.g. the same recording,
     /// submitted earlier, being sealed): redelivered after the backoff without limit, while the
     /// worker goes on with other messages.
@@ -54,6 +60,29 @@ pub trait HandlerError: std::error::Error + Send + Sync + 'static {
     /// Bounded value for the `error_kind` label.
     fn kind(&self) -> &'static str;
     fn disposition(&self) -> Disposition;
+    /// What refuses the configuration, for [`Disposition::Misconfigured`].
+    fn config_fault(&self) -> Option<ConfigFault> {
+        None
+    }
+}
+
+/// A dependency refusing the worker's configuration: what to name in the alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFault {
+    /// `s3`, `nats`, …
+    pub service: &'static str,
+    pub endpoint: String,
+    /// The bucket (or stream) refused.
+    pub resource: String,
+    /// The credential used (an access key id; never a secret).
+    pub credential: String,
+}
+
+impl ConfigFault {
+    /// An S3 store refusing (endpoint, bucket, access key id).
+    pub fn s3((endpoint, resource, credential): (String, String, String)) -> Self {
+        Self { service: "s3", endpoint, resource, credential }
+    }
 }
 
 /// Facts about one delivery, for the handler's logs and idempotency decisions.
@@ -234,7 +263,10 @@ async fn deliver<H: Handler>(
     let outcome = run_one(h, js, cfg, &msg, &subject, seq, delivered).await;
     metrics::inflight(-1);
     metrics::completed(H::FILTER, outcome, started.elapsed());
-    if outcome == "unavailable" {
+    if outcome == "ack" {
+        metrics::config_fault_cleared(H::FILTER);
+    }
+    if outcome == "unavailable" || outcome == "misconfigured" {
         // Hold this slot: the next message would meet the same outage.
         tokio::time::sleep(cfg.backoff_for(delivered).min(Duration::from_secs(30))).await;
     }
@@ -312,6 +344,19 @@ async fn run_one<H: Handler>(
                         "a dependency is unavailable; the job is kept and retried until it is back");
                     nak(msg, after).await;
                     "unavailable"
+                }
+                Disposition::Misconfigured => {
+                    let after = cfg.backoff_for(delivered);
+                    let fault = e.config_fault();
+                    if let Some(f) = &fault {
+                        metrics::config_fault(H::FILTER, f);
+                    }
+                    tracing::error!(error = %e, error_kind = e.kind(), retry_in = ?after,
+                        service = fault.as_ref().map(|f| f.service), endpoint = fault.as_ref().map(|f| f.endpoint.as_str()),
+                        resource = fault.as_ref().map(|f| f.resource.as_str()), credential = fault.as_ref().map(|f| f.credential.as_str()),
+                        "the configuration is refused (not the recording's fault); the job is kept and retried until it is fixed");
+                    nak(msg, after).await;
+                    "misconfigured"
                 }
                 Disposition::Wait => {
                     let after = cfg.backoff_for(delivered);

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod nats;
 pub mod shutdown;
 pub mod spool;
+pub mod startup;
 pub mod telemetry;
 
 pub use consume::{Delivery, Disposition, Handler, HandlerError, Rejection, consume};

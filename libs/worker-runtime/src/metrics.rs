@@ -68,6 +68,7 @@ struct Runtime {
     errors: IntCounterVec,
     redeliveries: IntCounterVec,
     up: IntGaugeVec,
+    config_fault: IntGaugeVec,
     backlog: IntGaugeVec,
     oldest_pending: IntGaugeVec,
 }
@@ -93,6 +94,11 @@ static RT: LazyLock<Runtime> = LazyLock::new(|| Runtime {
         &["subject"],
     ),
     up: gauge_vec("evidence_worker_up", "1 while the worker's consume loop runs.", &["subject"]),
+    config_fault: gauge_vec(
+        "evidence_worker_config_fault",
+        "1 while a dependency refuses the worker's configuration (credentials, policy, missing bucket): service, endpoint, resource and credential id named; 0 once a delivery succeeds again.",
+        &["subject", "service", "endpoint", "resource", "credential"],
+    ),
     backlog: gauge_vec(
         "evidence_worker_consumer_pending_messages",
         "Messages waiting for the worker's durable consumer (not yet delivered), polled every 15 s: the queue depth.",
@@ -110,9 +116,10 @@ static RT: LazyLock<Runtime> = LazyLock::new(|| Runtime {
 pub fn init(subject: &str) {
     let rt = &*RT;
     rt.received.with_label_values(&[subject]);
-    for outcome in ["ack", "retry", "unavailable", "wait", "reject"] {
+    for outcome in ["ack", "retry", "unavailable", "misconfigured", "wait", "reject"] {
         rt.completed.with_label_values(&[subject, outcome]);
     }
+    rt.config_fault.with_label_values(&[subject, "none", "", "", ""]);
     rt.handle_seconds.with_label_values(&[subject]);
     rt.redeliveries.with_label_values(&[subject]);
     rt.up.with_label_values(&[subject]);
@@ -138,6 +145,27 @@ pub(crate) fn completed(subject: &str, outcome: &'static str, took: Duration) {
 pub(crate) fn error(kind: &'static str) {
     RT.errors.with_label_values(&[kind]).inc();
 }
+/// Label sets of the configuration faults raised per subject, to clear them on the next success.
+static FAULTS: LazyLock<std::sync::Mutex<std::collections::BTreeMap<String, Vec<[String; 4]>>>> =
+    LazyLock::new(Default::default);
+
+pub(crate) fn config_fault(subject: &str, f: &crate::consume::ConfigFault) {
+    let labels = [f.service.to_owned(), f.endpoint.clone(), f.resource.clone(), f.credential.clone()];
+    RT.config_fault.with_label_values(&[subject, &labels[0], &labels[1], &labels[2], &labels[3]]).set(1);
+    let mut m = FAULTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let v = m.entry(subject.to_owned()).or_default();
+    if !v.contains(&labels) {
+        v.push(labels);
+    }
+}
+
+pub(crate) fn config_fault_cleared(subject: &str) {
+    let mut m = FAULTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for l in m.remove(subject).unwrap_or_default() {
+        RT.config_fault.with_label_values(&[subject, &l[0], &l[1], &l[2], &l[3]]).set(0);
+    }
+}
+
 pub(crate) fn inflight(delta: i64) {
     RT.inflight.add(delta);
 }
@@ -148,4 +176,19 @@ pub(crate) fn up(subject: &str, v: bool) {
 /// Prometheus text exposition of everything registered.
 pub fn render() -> String {
     TextEncoder::new().encode_to_string(&registry().gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_fault_is_named_until_the_next_success() {
+        let f = crate::consume::ConfigFault::s3(("http://s3:9000".into(), "evidence".into(), "sealer-old".into()));
+        let line = "evidence_worker_config_fault{credential=\"sealer-old\",endpoint=\"http://s3:9000\",resource=\"evidence\",service=\"s3\",subject=\"t.v1\"}";
+        config_fault("t.v1", &f);
+        assert!(render().contains(&format!("{line} 1")), "{}", render());
+        config_fault_cleared("t.v1");
+        assert!(render().contains(&format!("{line} 0")), "{}", render());
+    }
 }
