@@ -145,6 +145,10 @@ impl Handler for IngestHandler {
             return self.answer_with_existing_package(&req, &sealed).await;
         }
         if crate::lock(&self.waiting).contains(&waiter) {
+            if self.answer_if_rejected_downstream(&req, &evidence_id).await? {
+                crate::lock(&self.waiting).remove(&waiter);
+                return Ok(());
+            }
             tracing::debug!(%evidence_id, station = %req.station_id, "verified earlier; still waiting for the seal");
             return Err(IngestError::InProgress {
                 evidence_id: evidence_id.to_string(),
@@ -254,7 +258,11 @@ impl Handler for IngestHandler {
         tracing::info!(%evidence_id, verdict = job.scan.verdict.as_str(), findings = job.scan.findings, duplicate, "upload verified and scanned");
         if duplicate {
             // A job for these bytes exists already (an earlier delivery of this request, or
-            // the same recording from another station): wait for its seal, then answer.
+            // the same recording from another station): wait for its seal — or its rejection
+            // downstream, which would never seal it — then answer.
+            if self.answer_if_rejected_downstream(&job.request, &evidence_id).await? {
+                return Ok(());
+            }
             crate::lock(&self.waiting).insert(waiter);
             return Err(IngestError::InProgress { evidence_id: evidence_id.to_string(), station });
         }
@@ -274,6 +282,44 @@ impl IngestHandler {
         decode::<EvidenceSealedV1>(&m.payload)
             .map(Some)
             .map_err(|e| IngestError::Events(anyhow::anyhow!("sealed event on {subject} does not decode: {e}")))
+    }
+
+    /// When the job of these bytes (published for another station) was rejected after ingest,
+    /// it will never be sealed: `req`'s station gets a rejected receipt saying so, instead of
+    /// waiting forever. Returns whether it was answered.
+    async fn answer_if_rejected_downstream(&self, req: &IngestRequestV1, id: &EvidenceId) -> Result<bool, IngestError> {
+        let any = format!("evidence.receipt.v1.*.{id}");
+        let Some(m) = worker_runtime::nats::last_on_subject(&self.js, subjects::RECEIPTS_STREAM, &any)
+            .await
+            .map_err(IngestError::Events)?
+        else {
+            return Ok(false);
+        };
+        let Ok(first) = decode::<ReceiptV1>(&m.payload) else { return Ok(false) };
+        let downstream = first.stage.is_some_and(|s| s != evidence_contracts::events::Stage::Ingest);
+        if first.status != evidence_contracts::station::ReceiptStatus::Rejected
+            || !downstream
+            || first.station_id == req.station_id
+        {
+            return Ok(false);
+        }
+        let stage = first.stage.map_or("a later stage", |s| s.as_str());
+        let receipt = ReceiptV1 {
+            station_id: req.station_id.clone(),
+            device_id: Some(req.device_id.clone()),
+            file_name: Some(req.file_name.clone()),
+            detail: Some(format!(
+                "the same recording (same camera and BLAKE3), submitted first by station {}, was rejected at {stage}: {}. This station's upload was verified and is kept; fix the cause, then push it again",
+                first.station_id,
+                first.detail.clone().unwrap_or_default()
+            )),
+            at: chrono::Utc::now(),
+            ..first.clone()
+        };
+        worker_runtime::nats::publish(&self.js, &receipt).await?;
+        tracing::warn!(evidence_id = %id, station = %req.station_id, first_station = %first.station_id, stage,
+            "the same recording was rejected downstream for another station; this station is told, not kept waiting");
+        Ok(true)
     }
 
     /// A sealed receipt for `req`'s station pointing at the package sealed before.

@@ -192,3 +192,39 @@ async fn every_station_that_uploads_a_recording_gets_its_receipt_and_it_is_seale
     assert_eq!(r[0].reason, Some(RejectReason::InvalidField));
     assert_eq!(receipts(&p, "st-test", 2, 3).await.len(), 1, "st-test got nothing for a request it never sent");
 }
+
+/// The same recording docked at two stations, and the first one's job rejected after ingest
+/// (its landing copy changed before the transcoder read it): the second station, waiting for the
+/// seal, is answered with a rejection naming the first station and the stage, not kept waiting
+/// forever; its own upload stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_waiting_for_a_seal_that_was_rejected_downstream_is_answered() {
+    use evidence_contracts::station::ReceiptStatus;
+    let mut p = Pipeline::new().expect("servers start");
+    p.start("ingest-worker").expect("ingest starts");
+    let rec = p.dir.path().join("OF0001_20261128150000_0001.MP4");
+    mp4(&rec, &Spec { seconds: 1, ..Default::default() }).expect("generate");
+    p.push_as("st-test", "CAM-REJ", &[rec.as_path()]).expect("push from st-test");
+    p.workers[0].wait_for_line("upload verified and scanned", Duration::from_secs(60)).expect("st-test verified");
+    let store = p.store().await.expect("store");
+    let landing = store.list(&p.s3cfg.working_bucket, "landing/st-test/").await.expect("list");
+    assert_eq!(landing.len(), 1, "{landing:?}");
+    p.push_as("st-two", "CAM-REJ", &[rec.as_path()]).expect("push from st-two");
+    p.workers[0].wait_for_line("waiting for other work in progress", Duration::from_secs(60)).expect("st-two waits");
+    // st-test's landing copy changes before the transcoder reads it.
+    store
+        .put_bytes(&p.s3cfg.working_bucket, &landing[0].0, bytes::Bytes::from_static(b"changed"), &PutOpts::default())
+        .await
+        .expect("overwrite");
+    p.start("transcoder").expect("transcoder starts");
+    let first = receipts(&p, "st-test", 1, 60).await;
+    assert_eq!(first[0].status, ReceiptStatus::Rejected, "{first:?}");
+    assert_eq!(first[0].stage, Some(Stage::Transcode), "{first:?}");
+    let second = receipts(&p, "st-two", 1, 60).await;
+    assert_eq!(second.len(), 1, "st-two is answered: {second:?}");
+    assert_eq!(second[0].status, ReceiptStatus::Rejected);
+    assert_eq!(second[0].stage, Some(Stage::Transcode));
+    let d = second[0].detail.as_deref().unwrap_or_default();
+    assert!(d.contains("st-test") && d.contains("transcode") && d.contains("push it again"), "{d}");
+    assert_drained(&p).await;
+}
