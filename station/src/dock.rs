@@ -648,8 +648,20 @@ impl Agent {
             }
         }
         if r.state == FileState::Uploaded {
-            let (Some(b3), Some(officer)) = (r.blake3, r.officer.clone()) else { return };
-            let (Ok(device), Ok(officer)) = (DeviceId::new(&r.device), OfficerId::new(&officer)) else { return };
+            let (Some(b3), Some(officer)) = (r.blake3, r.officer.clone()) else {
+                tracing::error!(file = %r.path.display(), blake3 = r.blake3.is_some(), officer = r.officer.is_some(),
+                    "uploaded but cannot be announced: its state lacks the BLAKE3 or the officer; it stays uploaded (check the state file and the device's binding)");
+                return;
+            };
+            let (device, officer) = match (DeviceId::new(&r.device), OfficerId::new(&officer)) {
+                (Ok(d), Ok(o)) => (d, o),
+                (d, o) => {
+                    tracing::error!(file = %r.path.display(), device = %r.device, %officer,
+                        device_error = d.err().map(|e| e.to_string()), officer_error = o.err().map(|e| e.to_string()),
+                        "uploaded but cannot be announced: the device or officer id is not valid; it stays uploaded (fix [dock.bindings] or the device serial)");
+                    return;
+                }
+            };
             let file_name = r.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let req = IngestRequestV1 {
                 schema: IngestRequestSchema,
@@ -675,16 +687,7 @@ impl Agent {
                     self.succeeded(id);
                 }
                 Err(e) => {
-                    let text = e.to_string();
-                    let reason = if ["maximum", "resources", "no responders", "insufficient"]
-                        .iter()
-                        .any(|w| text.to_lowercase().contains(w))
-                    {
-                        "busy"
-                    } else {
-                        "unreachable"
-                    };
-                    self.back_off(reason, &format!("publish the ingest request for {}: {text}", r.path.display()));
+                    self.back_off(e.reason(), &format!("publish the ingest request for {}: {e}", r.path.display()));
                 }
             }
         }

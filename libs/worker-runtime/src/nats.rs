@@ -183,6 +183,28 @@ pub enum PublishError {
     Send { subject: String, source: async_nats::jetstream::context::PublishError },
 }
 
+impl PublishError {
+    /// What the failure says about the server, from the error's type: `busy` (the stream
+    /// answered but refused for now: too many pending acks, a limit or resource reached),
+    /// `unreachable` (no ack: server down, no JetStream answering for the subject), `other`.
+    pub fn reason(&self) -> &'static str {
+        use async_nats::jetstream::context::PublishErrorKind as K;
+        let PublishError::Send { source, .. } = self;
+        // `Other` carries either the server's JetStream API error (it answered: a limit, no
+        // resources) or a client-side send failure (the connection).
+        let answered = || {
+            std::error::Error::source(source)
+                .is_some_and(|s| s.downcast_ref::<async_nats::jetstream::Error>().is_some())
+        };
+        match source.kind() {
+            K::MaxAckPending => "busy",
+            K::Other if answered() => "busy",
+            K::Other | K::TimedOut | K::BrokenPipe | K::StreamNotFound => "unreachable",
+            K::MaxPayloadExceeded | K::WrongLastMessageId | K::WrongLastSequence => "other",
+        }
+    }
+}
+
 /// Publishes a contract message with `Nats-Msg-Id` and waits for the stream's ack.
 /// Returns whether JetStream saw it as a duplicate.
 ///
@@ -270,6 +292,21 @@ pub async fn read_all(js: &jetstream::Context, stream: &str, filter: &str) -> an
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publish_failures_are_classified_by_type_not_text() {
+        use async_nats::jetstream::context::{PublishError as Nats, PublishErrorKind as K};
+        let e = |k| PublishError::Send { subject: "s".into(), source: Nats::new(k) };
+        assert_eq!(e(K::MaxAckPending).reason(), "busy");
+        assert_eq!(e(K::TimedOut).reason(), "unreachable");
+        assert_eq!(e(K::StreamNotFound).reason(), "unreachable");
+        assert_eq!(e(K::MaxPayloadExceeded).reason(), "other");
+        assert_eq!(e(K::Other).reason(), "unreachable", "a client-side send failure");
+        let api: async_nats::jetstream::Error =
+            serde_json::from_str(r#"{"code":503,"err_code":10023,"description":"insufficient resources"}"#).unwrap();
+        let full = PublishError::Send { subject: "s".into(), source: Nats::with_source(K::Other, api) };
+        assert_eq!(full.reason(), "busy", "the server answered: a limit or no resources");
+    }
 
     #[test]
     fn embedded_stream_definitions_parse() {
