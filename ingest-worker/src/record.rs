@@ -239,7 +239,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
                     Rec::Break(why) => ended_by = Some(why),
                     Rec::Capture(CaptureEvent::Opened { path, start }) => {
                         let index = index_of(&path).unwrap_or_else(|| lock(&ctx.session).next_index);
-                        let _ = save_json(&sidecar_path(&path), &Sidecar { index, start });
+                        write_sidecar(&path, &Sidecar { index, start });
                         let mut s = lock(&ctx.session);
                         s.next_index = s.next_index.max(index + 1);
                         opened.insert(path, start);
@@ -250,7 +250,11 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
                     }
                     Rec::Capture(CaptureEvent::Closed { path, start, end }) => {
                         opened.remove(&path);
-                        let index = read_sidecar(&path).map_or(0, |s| s.index);
+                        let index = read_sidecar(&path).map(|s| s.index).or_else(|| index_of(&path)).unwrap_or_else(|| {
+                            let n = lock(&ctx.session).next_index;
+                            tracing::warn!(file = %path.display(), index = n, "segment without metadata or index in its name: numbered as the next segment");
+                            n
+                        });
                         let why = ended_by.take().unwrap_or("split");
                         ctx.hand_off_until_done(&path, index, start, end, why, &shutdown).await;
                     }
@@ -295,7 +299,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
                     if let CaptureEvent::Opened { path, start } = &ev
                         && let Some(index) = index_of(path)
                     {
-                        let _ = save_json(&sidecar_path(path), &Sidecar { index, start: *start });
+                        write_sidecar(path, &Sidecar { index, start: *start });
                     }
                     let _ = tx2.send(Rec::Capture(ev));
                 },
@@ -376,6 +380,25 @@ fn sidecar_path(segment: &Path) -> PathBuf {
     segment.with_extension("mp4.json")
 }
 
+/// Writes a segment's sidecar; a failure is logged (the segment is then found by its name and
+/// file times, [`sidecar_or_fallback`]), never ignored silently.
+fn write_sidecar(segment: &Path, side: &Sidecar) {
+    if let Err(e) = save_json(&sidecar_path(segment), side) {
+        tracing::error!(file = %segment.display(), error = %format!("{e:#}"),
+            "could not write the segment's metadata (index, start); if the recorder stops before handing it on, it is found by its name and its file times instead");
+    }
+}
+
+/// A segment's sidecar, or what its name and file times say: the index from the name, the start
+/// from the file's creation time (its last write when the file system keeps none).
+fn sidecar_or_fallback(segment: &Path) -> Option<Sidecar> {
+    read_sidecar(segment).or_else(|| {
+        let m = std::fs::metadata(segment).ok()?;
+        let start = m.created().or_else(|_| m.modified()).ok().map(DateTime::<Utc>::from)?;
+        Some(Sidecar { index: index_of(segment)?, start })
+    })
+}
+
 fn read_sidecar(segment: &Path) -> Option<Sidecar> {
     serde_json::from_slice(&std::fs::read(sidecar_path(segment)).ok()?).ok()
 }
@@ -393,15 +416,7 @@ impl Ctx {
                         !waiting.contains_key(&p.file_name().unwrap_or_default().to_string_lossy().into_owned())
                     })
                     .filter(|p| !done_path(p).exists())
-                    .filter_map(|p| {
-                        // Without a sidecar: index from the name, start unknown → its last write.
-                        let side = read_sidecar(&p).or_else(|| {
-                            let start =
-                                std::fs::metadata(&p).and_then(|m| m.modified()).ok().map(DateTime::<Utc>::from)?;
-                            Some(Sidecar { index: index_of(&p)?, start })
-                        })?;
-                        Some((p, side))
-                    })
+                    .filter_map(|p| sidecar_or_fallback(&p).map(|side| (p, side)))
                     .collect()
             })
             .unwrap_or_default();
@@ -557,5 +572,27 @@ mod tests {
         std::fs::write(d.path().join("ROOM-1-20261128T000000Z_00009.mp4.json"), b"{}").expect("write");
         assert_eq!(next_free_index(d.path()), 8);
         assert_eq!(index_of(Path::new("/x/ROOM-1-20261128T000000Z_00042.mp4")), Some(42));
+    }
+
+    #[test]
+    fn a_segment_whose_metadata_was_never_written_is_still_placed_by_name_and_creation_time() {
+        let d = tempfile::tempdir().expect("tmp");
+        let seg = d.path().join("ROOM-1-20261128T000000Z_00004.mp4");
+        std::fs::write(&seg, b"first frames").expect("write");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let mut f = std::fs::OpenOptions::new().append(true).open(&seg).expect("open");
+        std::io::Write::write_all(&mut f, b" and later ones").expect("append");
+        drop(f);
+        let side = sidecar_or_fallback(&seg).expect("placed");
+        assert_eq!(side.index, 4);
+        let modified: DateTime<Utc> = std::fs::metadata(&seg).expect("meta").modified().expect("mtime").into();
+        if std::fs::metadata(&seg).expect("meta").created().is_ok() {
+            assert!(side.start < modified, "the start is when the file was created, not its last write");
+        }
+        // A sidecar, when there is one, wins.
+        let start = "2026-11-28T00:00:00Z".parse().expect("t");
+        write_sidecar(&seg, &Sidecar { index: 9, start });
+        let side = sidecar_or_fallback(&seg).expect("placed");
+        assert_eq!((side.index, side.start), (9, start));
     }
 }
