@@ -61,7 +61,9 @@ fn package_object(role: ObjectRole, profile: Option<String>, key: String, d: Dig
 }
 
 /// Fault injection for the crash tests: `SEALER_FAILPOINT=<name>` aborts the process at that
-/// step (SIGABRT: no cleanup, no ack), as a power loss there would. Unset in production.
+/// step (SIGABRT: no cleanup, no ack), as a power loss there would. Compiled only with the
+/// `failpoints` feature (scripts/test builds with it); production builds have no such hook.
+#[cfg(feature = "failpoints")]
 fn failpoint(name: &str) {
     static POINT: std::sync::LazyLock<Option<String>> =
         std::sync::LazyLock::new(|| std::env::var("SEALER_FAILPOINT").ok().filter(|s| !s.is_empty()));
@@ -70,6 +72,13 @@ fn failpoint(name: &str) {
         std::process::abort();
     }
 }
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+fn failpoint(_name: &str) {}
+
+/// Whether this build can stop at a failpoint (`--features sealer/failpoints`).
+pub const HAS_FAILPOINTS: bool = cfg!(feature = "failpoints");
 
 /// Where [`failpoint`] can stop the sealer, in order.
 pub const FAILPOINTS: &[&str] =

@@ -58,6 +58,11 @@ pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> 
 /// Start-up failures.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     metrics::init();
+    if !handler::HAS_FAILPOINTS && std::env::var_os("SEALER_FAILPOINT").is_some() {
+        tracing::warn!(
+            "SEALER_FAILPOINT is set but this sealer is built without failpoints (a production build): ignored"
+        );
+    }
     let health = Health::default();
     telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
     let client = worker_runtime::nats::connect(&cfg.nats, "sealer").await?;
