@@ -52,11 +52,16 @@ pub async fn sealed_event(js: &async_nats::jetstream::Context, id: &EvidenceId) 
     decode(&m.payload).context("the sealed event does not parse")
 }
 
-fn new_folder(out: &Path) -> anyhow::Result<()> {
-    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("{} exists and is not empty; export into a new folder (nothing was read)", out.display());
+/// Makes `out` (new, or existing and empty); returns whether it was made here.
+fn new_folder(out: &Path) -> anyhow::Result<bool> {
+    if out.exists() {
+        if std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            bail!("{} exists and is not empty; export into a new folder (nothing was read)", out.display());
+        }
+        return Ok(false);
     }
-    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))
+    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+    Ok(true)
 }
 
 async fn download(store: &Store, bucket: &str, key: &str, path: &Path) -> anyhow::Result<()> {
@@ -81,7 +86,7 @@ pub async fn export(
     reason: &str,
     purpose: Purpose,
 ) -> anyhow::Result<u64> {
-    new_folder(out)?;
+    let made = new_folder(out)?;
     let req = gate::Request {
         approval,
         actor: actor.to_owned(),
@@ -92,8 +97,10 @@ pub async fn export(
     let opened = match gate::open(cfg, id, &req, None).await {
         Ok(o) => o,
         Err(e) => {
-            // Leave no empty folder behind for a refused or failed export.
-            let _ = std::fs::remove_dir(out);
+            // Leave no folder behind that this export made, when it is refused or fails.
+            if made {
+                let _ = std::fs::remove_dir(out);
+            }
             return Err(e);
         }
     };

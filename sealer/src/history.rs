@@ -105,18 +105,26 @@ pub fn lines<'a>(records: impl IntoIterator<Item = (u64, &'a [u8])>) -> Vec<Line
         .collect()
 }
 
+impl Line {
+    /// One line of text: sequence, time, kind, actor, the record in words.
+    pub fn text(&self) -> String {
+        format!(
+            "#{:<6} {}  {:<14} {:<20} {}",
+            self.seq,
+            self.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.kind.as_str(),
+            self.actor,
+            self.summary
+        )
+    }
+}
+
 /// The history as text, one line per record.
 pub fn text(id: &str, lines: &[Line]) -> String {
     let mut out = format!("custody history of evidence {id} ({} ledger records)\n", lines.len());
     for l in lines {
-        out.push_str(&format!(
-            "#{:<6} {}  {:<14} {:<20} {}\n",
-            l.seq,
-            l.at.format("%Y-%m-%d %H:%M:%S UTC"),
-            l.kind.as_str(),
-            l.actor,
-            l.summary
-        ));
+        out.push_str(&l.text());
+        out.push('\n');
     }
     out
 }

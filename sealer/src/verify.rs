@@ -103,14 +103,7 @@ impl Report {
         if !self.history.is_empty() {
             s.push_str("custody history (ledger):\n");
             for l in &self.history {
-                s.push_str(&format!(
-                    "  #{:<6} {}  {:<14} {:<20} {}\n",
-                    l.seq,
-                    l.at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    l.kind.as_str(),
-                    l.actor,
-                    l.summary
-                ));
+                s.push_str(&format!("  {}\n", l.text()));
             }
         }
         s.push_str(match (self.ok, self.mode) {
