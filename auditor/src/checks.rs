@@ -188,13 +188,16 @@ pub fn lateness(
 ) -> (bool, Option<f64>) {
     let Some(d) = &ev.deadline else { return (false, None) };
     match clock_offset_s {
-        Some(o) if o != 0.0 && d.basis == "recording_end" => {
+        Some(o) if o != 0.0 && d.basis == evidence_contracts::transcode::DeadlineBasis::RecordingEnd => {
             let ended = d.work_ended - Duration::milliseconds((o * 1000.0).round() as i64);
             let (due, _) = work_calendar::deadline(cal, rule, ended);
             let by = (ev.ingested_at - due).num_milliseconds() as f64 / 1000.0;
             (by > 0.0, (by > 0.0).then_some(by))
         }
-        _ => (d.status == "late", d.late_by_s.filter(|_| d.status == "late")),
+        _ => {
+            let late = d.status == evidence_contracts::transcode::DeadlineStatus::Late;
+            (late, d.late_by_s.filter(|_| late))
+        }
     }
 }
 

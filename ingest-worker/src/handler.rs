@@ -23,7 +23,9 @@ use evidence_contracts::ingest::IngestRequestV1;
 use evidence_contracts::keys::{self, ObjectRef};
 use evidence_contracts::report::{SessionFinding, SessionFindingKind};
 use evidence_contracts::station::ReceiptV1;
-use evidence_contracts::transcode::{DeadlineV1, ObjectV1, TranscodeJobSchema, TranscodeJobV1};
+use evidence_contracts::transcode::{
+    DeadlineBasis, DeadlineStatus, DeadlineV1, ObjectV1, TranscodeJobSchema, TranscodeJobV1,
+};
 use evidence_contracts::{EvidenceId, StationId, decode};
 use evidence_contracts::{keys::check_file_name, subjects};
 use gst_support::continuity;
@@ -58,15 +60,15 @@ impl IngestHandler {
     }
 
     /// The recording's upload deadline and whether `now` meets it.
-    fn deadline(&self, work_ended: DateTime<Utc>, basis: &str, now: DateTime<Utc>) -> DeadlineV1 {
+    fn deadline(&self, work_ended: DateTime<Utc>, basis: DeadlineBasis, now: DateTime<Utc>) -> DeadlineV1 {
         let (due, covered) = work_calendar::deadline(&self.calendar, self.rule, work_ended);
         let late = now > due;
         DeadlineV1 {
             working_days: self.rule.working_days,
             work_ended,
-            basis: basis.into(),
+            basis,
             due,
-            status: if late { "late" } else { "on_time" }.into(),
+            status: if late { DeadlineStatus::Late } else { DeadlineStatus::OnTime },
             late_by_s: late.then(|| (now - due).num_milliseconds() as f64 / 1000.0),
             calendar_covered: covered,
         }
@@ -225,11 +227,11 @@ impl Handler for IngestHandler {
         let delay = now.signed_duration_since(end.unwrap_or(req.docked_at));
         metrics::upload_delay(delay.num_milliseconds() as f64 / 1000.0);
         let deadline = match end {
-            Some(e) => self.deadline(e, "recording_end", now),
-            None => self.deadline(req.docked_at, "docked_at", now),
+            Some(e) => self.deadline(e, DeadlineBasis::RecordingEnd, now),
+            None => self.deadline(req.docked_at, DeadlineBasis::DockedAt, now),
         };
         metrics::deadline(&req.station_id, &deadline, now);
-        if deadline.status == "late" {
+        if deadline.status == DeadlineStatus::Late {
             tracing::warn!(%evidence_id, station = %req.station_id, due = %deadline.due, late_by_s = deadline.late_by_s, "upload is past its working-day deadline");
         }
 

@@ -109,7 +109,8 @@ pub fn deadline(
 ) {
     M.deadlines.with_label_values(&[station.as_str(), d.status.as_str()]).inc();
     // The other status at zero, so rate() and absent() behave for a station from its first upload.
-    let other = if d.status == "late" { "on_time" } else { "late" };
+    use evidence_contracts::transcode::DeadlineStatus;
+    let other = if d.status == DeadlineStatus::Late { DeadlineStatus::OnTime } else { DeadlineStatus::Late }.as_str();
     M.deadlines.with_label_values(&[station.as_str(), other]);
     if let Some(s) = d.late_by_s {
         M.late_seconds.observe(s);

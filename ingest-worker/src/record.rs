@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use evidence_contracts::ingest::{IngestRequestSchema, IngestRequestV1, SegmentV1};
+use evidence_contracts::ingest::{EndedBy, IngestRequestSchema, IngestRequestV1, SegmentV1};
 use evidence_contracts::keys::{self, ObjectRef};
 use evidence_contracts::station::{ReceiptStatus, ReceiptV1};
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId, decode, subjects};
@@ -111,7 +111,7 @@ struct Sidecar {
 enum Rec {
     Capture(CaptureEvent),
     /// The stream broke (outage) before the next segment.
-    Break(&'static str),
+    Break(EndedBy),
 }
 
 struct Ctx {
@@ -216,11 +216,11 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     });
 
     // Segments a killed recorder left behind go first, in order, in the session they belong to.
-    let mut ended_by: Option<&'static str> = resumed.then_some("restart");
+    let mut ended_by: Option<EndedBy> = resumed.then_some(EndedBy::Restart);
     for (path, side) in ctx.leftovers() {
         let end = std::fs::metadata(&path).and_then(|m| m.modified()).map(DateTime::<Utc>::from).unwrap_or(side.start);
         tracing::warn!(file = %path.display(), "segment left by an interrupted recorder; handing it on");
-        ctx.hand_off_until_done(&path, side.index, side.start, end, "split", &shutdown).await;
+        ctx.hand_off_until_done(&path, side.index, side.start, end, EndedBy::Split, &shutdown).await;
     }
     if closed {
         let mut s = lock(&ctx.session);
@@ -255,7 +255,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
                             tracing::warn!(file = %path.display(), index = n, "segment without metadata or index in its name: numbered as the next segment");
                             n
                         });
-                        let why = ended_by.take().unwrap_or("split");
+                        let why = ended_by.take().unwrap_or(EndedBy::Split);
                         ctx.hand_off_until_done(&path, index, start, end, why, &shutdown).await;
                     }
                 }
@@ -313,13 +313,13 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
             CaptureEnd::NoAudio(why) => {
                 // Video matters more than a configuration mismatch: record it, say so loudly.
                 crate::metrics::record_outage();
-                let _ = tx.send(Rec::Break("outage"));
+                let _ = tx.send(Rec::Break(EndedBy::Outage));
                 tracing::error!(camera = %ctx.camera, reason = %why, "the camera does not send the audio asked for (--audio); recording video only until restarted — fix the camera's or the recorder's audio setting");
                 audio = None;
             }
             CaptureEnd::Lost(why) => {
                 crate::metrics::record_outage();
-                let _ = tx.send(Rec::Break("outage"));
+                let _ = tx.send(Rec::Break(EndedBy::Outage));
                 if produced.load(std::sync::atomic::Ordering::Relaxed) {
                     backoff = ctx.args.reconnect_min;
                 }
@@ -432,7 +432,7 @@ impl Ctx {
         index: u32,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-        ended_by: &'static str,
+        ended_by: EndedBy,
         shutdown: &CancellationToken,
     ) {
         let mut wait = Duration::from_millis(500);
@@ -457,7 +457,7 @@ impl Ctx {
         index: u32,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-        ended_by: &'static str,
+        ended_by: EndedBy,
     ) -> anyhow::Result<()> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let (size, mtime) = object_store::file_identity(path).with_context(|| format!("stat {}", path.display()))?;
@@ -485,7 +485,7 @@ impl Ctx {
             index: u64::from(index),
             start,
             end,
-            previous_ended_by: previous_file.as_ref().map(|_| ended_by.to_owned()),
+            previous_ended_by: previous_file.as_ref().map(|_| ended_by),
             previous_file,
             previous_end,
         };
@@ -515,7 +515,7 @@ impl Ctx {
             save_json(&self.dir.join("session.json"), &*s)?;
         }
         crate::metrics::record_segment(gap);
-        tracing::info!(file = %name, index, evidence_id = %id, start = %start, end = %end, gap_before_s = gap, previous_ended_by = ended_by, "segment handed on");
+        tracing::info!(file = %name, index, evidence_id = %id, start = %start, end = %end, gap_before_s = gap, previous_ended_by = %ended_by, "segment handed on");
         Ok(())
     }
 

@@ -118,7 +118,7 @@ impl SealHandler {
         let lock = Lock { retain_until: until, legal_hold: self.cfg.retention.legal_hold };
         (
             RetentionV1 {
-                class: "recording".into(),
+                class: evidence_contracts::seal::RetentionClass::Recording,
                 retain_until: until,
                 legal_hold: lock.legal_hold,
                 worm_verified: self.worm,
@@ -608,14 +608,7 @@ impl SealHandler {
             },
             decisions: job.decisions.clone(),
             provenance: ProvenanceV1 {
-                c2pa: if all {
-                    "c2pa"
-                } else if any {
-                    "partial"
-                } else {
-                    "none"
-                }
-                .into(),
+                c2pa: evidence_contracts::seal::C2paSummary::of(all, any),
                 signature: None,
                 signer: Some(self.creds.subject().to_owned()),
                 signer_sha256: Some(self.creds.cert_sha256().to_owned()),
@@ -773,7 +766,7 @@ impl Handler for SealHandler {
                 sha256: sig_sha,
             }),
             ledger_seq: Some(appended.seq),
-            c2pa: Some(record.provenance.c2pa.clone()),
+            c2pa: Some(record.provenance.c2pa),
             deadline: record.deadline.clone(),
         };
         let already = worker_runtime::nats::last_on_subject(&self.js, subjects::EVENTS_STREAM, &event.subject())

@@ -239,6 +239,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         }
     }
     let all = manifests.iter().all(|m| m.placement != "none");
+    let any = manifests.iter().any(|m| m.placement != "none");
     let record = SealRecordV1 {
         schema: SealRecordSchema,
         evidence_id: id,
@@ -258,7 +259,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         continuity,
         decisions,
         provenance: ProvenanceV1 {
-            c2pa: if all { "c2pa" } else { "partial" }.into(),
+            c2pa: evidence_contracts::seal::C2paSummary::of(all, any),
             signature: None,
             signer: Some(creds.subject().to_owned()),
             signer_sha256: Some(creds.cert_sha256().to_owned()),

@@ -155,7 +155,7 @@ async fn sealer_aborted_at_every_step_finishes_one_package_each_time() {
             .collect();
         expected.sort();
         assert_eq!(keys, expected, "{}", ev.file_name);
-        assert_eq!(ev.c2pa.as_deref(), Some("c2pa"));
+        assert_eq!(ev.c2pa.map(|c| c.as_str()), Some("c2pa"));
         seqs.push(ev.ledger_seq.expect("ledger seq"));
     }
     seqs.sort_unstable();

@@ -49,7 +49,7 @@ pub struct EvidenceSealedV1 {
     pub ledger_seq: Option<u64>,
     /// `c2pa`, `partial` or `none`: see the seal record's `provenance`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub c2pa: Option<String>,
+    pub c2pa: Option<crate::seal::C2paSummary>,
     /// The upload deadline and whether it was met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<crate::transcode::DeadlineV1>,

@@ -61,8 +61,20 @@ pub struct SegmentV1 {
     /// Why the previous segment ended: `split` (planned cut, no gap expected), `outage` (the
     /// camera or the network dropped; the recorder reconnected), `restart` (the recorder restarted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_ended_by: Option<String>,
+    pub previous_ended_by: Option<EndedBy>,
 }
+
+crate::open_enum!(
+    /// Why a fixed camera's segment ended.
+    EndedBy {
+        /// A planned cut: the next segment follows without a gap.
+        Split => "split",
+        /// The camera or the network dropped; the recorder reconnected.
+        Outage => "outage",
+        /// The recorder restarted.
+        Restart => "restart",
+    }
+);
 
 impl SegmentV1 {
     /// Seconds between the previous segment's last frame and this one's first (0 for the first).

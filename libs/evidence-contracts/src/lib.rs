@@ -116,3 +116,33 @@ macro_rules! schema_field {
     };
 }
 pub(crate) use schema_field;
+
+/// A closed set of string values on the wire, read by older and newer code alike: each value a
+/// variant, and any value this version does not know reads as `Unknown` (`#[serde(other)]`)
+/// instead of failing the whole message. The wire form is the same strings as before.
+macro_rules! open_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v,)+
+            /// A value written by a newer version that this one does not know.
+            #[serde(other, rename = "unknown")]
+            Unknown,
+        }
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$v => $s,)+
+                    Self::Unknown => "unknown",
+                }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use open_enum;

@@ -113,12 +113,47 @@ pub struct ManifestBindingV1 {
     pub reason: Option<String>,
 }
 
+crate::open_enum!(
+    /// How much of a package carries C2PA manifests.
+    #[derive(Default)]
+    C2paSummary {
+        /// Every asset is bound by a manifest.
+        C2pa => "c2pa",
+        /// Some assets could not carry one (see `manifests[].reason`).
+        Partial => "partial",
+        /// Signing is not configured.
+        #[default]
+        None => "none",
+    }
+);
+
+impl C2paSummary {
+    /// The summary of a package whose assets are `all` / `any` bound by a manifest.
+    pub fn of(all: bool, any: bool) -> Self {
+        match (all, any) {
+            (true, _) => Self::C2pa,
+            (false, true) => Self::Partial,
+            (false, false) => Self::None,
+        }
+    }
+}
+
+crate::open_enum!(
+    /// How long a package is kept.
+    RetentionClass {
+        /// No case yet: at least the configured minimum (6 months by default).
+        Recording => "recording",
+        /// Bound to a case: as long as the case, extended by the case system.
+        Evidence => "evidence",
+    }
+);
+
 /// Provenance of the package: the C2PA manifests and who signed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProvenanceV1 {
     /// Summary: `c2pa` when every asset carries a manifest, `partial` when some cannot (see
     /// `manifests[].reason`), `none` when signing is not configured.
-    pub c2pa: String,
+    pub c2pa: C2paSummary,
     /// Kept for readers of early records; always absent now (the signature is `seal.sig`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
@@ -140,7 +175,7 @@ pub struct ProvenanceV1 {
 pub struct RetentionV1 {
     /// `recording` (no case yet: kept at least the configured minimum, 6 months by default) or
     /// `evidence` (bound to a case; kept as long as the case, extended by the case system).
-    pub class: String,
+    pub class: RetentionClass,
     /// S3 Object Lock retain-until date requested on every object (COMPLIANCE mode).
     pub retain_until: DateTime<Utc>,
     pub legal_hold: bool,

@@ -47,6 +47,24 @@ pub struct ScanSummaryV1 {
     pub error: Option<String>,
 }
 
+crate::open_enum!(
+    /// What the upload deadline counts from.
+    DeadlineBasis {
+        /// The recording's end (recorded start + duration).
+        RecordingEnd => "recording_end",
+        /// The docking time (the recording's own times are unknown).
+        DockedAt => "docked_at",
+    }
+);
+
+crate::open_enum!(
+    /// Whether the upload met its deadline.
+    DeadlineStatus {
+        OnTime => "on_time",
+        Late => "late",
+    }
+);
+
 /// The upload deadline of a recording (the rule: in the store within N working days after the
 /// on-site work ends), computed at ingest on the working-day calendar.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -56,11 +74,11 @@ pub struct DeadlineV1 {
     /// else the docking time.
     pub work_ended: DateTime<Utc>,
     /// `recording_end` or `docked_at`.
-    pub basis: String,
+    pub basis: DeadlineBasis,
     /// End (24:00 agency local time) of the N-th working day after the work ended.
     pub due: DateTime<Utc>,
     /// `on_time` or `late`, judged at verified ingest.
-    pub status: String,
+    pub status: DeadlineStatus,
     /// Seconds past `due` when late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_by_s: Option<f64>,

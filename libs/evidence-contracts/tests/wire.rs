@@ -99,3 +99,27 @@ fn a_finding_kind_from_a_newer_producer_is_read_as_unknown_and_new_kinds_keep_th
     }
     assert!(!FindingKind::Encrypted.counts_against() && FindingKind::NoSamples.counts_against());
 }
+
+/// The closed string fields became enums: every value written before reads back to the same
+/// string, and a value a newer producer writes reads as `Unknown` instead of failing the message.
+#[test]
+fn typed_string_fields_keep_their_wire_form_and_read_unknown_values() {
+    use evidence_contracts::ingest::EndedBy;
+    use evidence_contracts::seal::{C2paSummary, RetentionClass};
+    use evidence_contracts::transcode::{DeadlineBasis, DeadlineStatus};
+    fn same<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(wire: &[&str]) {
+        for w in wire {
+            let v: T = serde_json::from_value(serde_json::Value::String((*w).into())).expect("a known value");
+            assert_eq!(serde_json::to_value(&v).expect("serialises"), serde_json::Value::String((*w).into()));
+        }
+        let newer: T = serde_json::from_value(serde_json::Value::String("added_in_v1_9".into())).expect("unknown");
+        assert_eq!(serde_json::to_value(&newer).expect("serialises"), "unknown");
+    }
+    same::<DeadlineStatus>(&["on_time", "late"]);
+    same::<DeadlineBasis>(&["recording_end", "docked_at"]);
+    same::<C2paSummary>(&["c2pa", "partial", "none"]);
+    same::<RetentionClass>(&["recording", "evidence"]);
+    same::<EndedBy>(&["split", "outage", "restart"]);
+    assert_eq!(DeadlineStatus::Late.to_string(), "late");
+    assert_eq!(C2paSummary::of(false, true), C2paSummary::Partial);
+}
