@@ -30,8 +30,8 @@ use evidence_contracts::events::{EvidenceSealedSchema, EvidenceSealedV1, Stage};
 use evidence_contracts::keys::PackageKeys;
 use evidence_contracts::ledger::{GENESIS, LedgerKind, LedgerRecordSchema, LedgerRecordV1};
 use evidence_contracts::seal::{
-    ContinuityV1, DerivativeV1, ManifestBindingV1, ObjectRole, PackageObjectV1, ProvenanceV1, RetentionV1, SealJobV1,
-    SealRecordSchema, SealRecordV1,
+    ContinuityV1, DerivativeV1, HashBinding, ManifestBindingV1, ObjectRole, PackageObjectV1, Placement, ProvenanceV1,
+    RetentionV1, SealJobV1, SealRecordSchema, SealRecordV1,
 };
 use evidence_contracts::station::ReceiptV1;
 use evidence_contracts::transcode::ObjectV1;
@@ -229,9 +229,9 @@ impl SealHandler {
         let key = manifest::sidecar_key(original_key);
         let none = |reason: String| ManifestBindingV1 {
             asset_key: original_key.to_owned(),
-            placement: "none".into(),
+            placement: Placement::None,
             manifest_key: None,
-            hash_binding: "none".into(),
+            hash_binding: HashBinding::None,
             manifest_label: None,
             reason: Some(reason),
         };
@@ -274,9 +274,9 @@ impl SealHandler {
         let d = self.digests_of_stored("sidecar", &key).await?;
         let binding = ManifestBindingV1 {
             asset_key: original_key.to_owned(),
-            placement: "sidecar".into(),
+            placement: Placement::Sidecar,
             manifest_key: Some(key.clone()),
-            hash_binding: sidecar.hash_binding.clone(),
+            hash_binding: HashBinding::from_label(&sidecar.hash_binding),
             manifest_label: sidecar.label.clone(),
             reason: None,
         };
@@ -301,12 +301,12 @@ impl SealHandler {
         let format = manifest::c2pa_format(&format!("x.{}", d.extension)).filter(|f| f.starts_with("video/mp4"));
         let mut objects = Vec::new();
         let binding =
-            |placement: &str, hash: &str, label: Option<String>, mk: Option<String>, reason: Option<String>| {
+            |placement: Placement, hash: &str, label: Option<String>, mk: Option<String>, reason: Option<String>| {
                 ManifestBindingV1 {
                     asset_key: key.clone(),
-                    placement: placement.into(),
+                    placement,
                     manifest_key: mk,
-                    hash_binding: hash.into(),
+                    hash_binding: HashBinding::from_label(hash),
                     manifest_label: label,
                     reason,
                 }
@@ -361,7 +361,13 @@ impl SealHandler {
                         objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
                         return Ok((
                             objects,
-                            binding("none", "none", None, None, Some(format!("c2pa could not sign the copy: {e:#}"))),
+                            binding(
+                                Placement::None,
+                                "none",
+                                None,
+                                None,
+                                Some(format!("c2pa could not sign the copy: {e:#}")),
+                            ),
                         ));
                     }
                 }
@@ -373,7 +379,13 @@ impl SealHandler {
                 metrics::manifest("failed");
                 return Ok((
                     objects,
-                    binding("none", "none", None, None, Some("c2pa could not sign the copy (earlier attempt)".into())),
+                    binding(
+                        Placement::None,
+                        "none",
+                        None,
+                        None,
+                        Some("c2pa could not sign the copy (earlier attempt)".into()),
+                    ),
                 ));
             }
             // A copy signed now was validated by `sign_copy`; one an earlier attempt stored is
@@ -393,7 +405,7 @@ impl SealHandler {
                 });
             }
             metrics::manifest("ok");
-            return Ok((objects, binding("embedded", &check.hash_binding, check.label, None, None)));
+            return Ok((objects, binding(Placement::Embedded, &check.hash_binding, check.label, None, None)));
         }
 
         // Copy stored as made; a sidecar when the original has one.
@@ -403,7 +415,13 @@ impl SealHandler {
         let Some(side) = sidecar else {
             return Ok((
                 objects,
-                binding("none", "none", None, None, Some("the original has no manifest to point back to".into())),
+                binding(
+                    Placement::None,
+                    "none",
+                    None,
+                    None,
+                    Some("the original has no manifest to point back to".into()),
+                ),
             ));
         };
         let existing = self
@@ -429,7 +447,13 @@ impl SealHandler {
                     metrics::manifest("failed");
                     return Ok((
                         objects,
-                        binding("none", "none", None, None, Some(format!("c2pa could not sign the copy: {e:#}"))),
+                        binding(
+                            Placement::None,
+                            "none",
+                            None,
+                            None,
+                            Some(format!("c2pa could not sign the copy: {e:#}")),
+                        ),
                     ));
                 }
             }
@@ -448,7 +472,7 @@ impl SealHandler {
         metrics::manifest("ok");
         let sd = self.digests_of_stored("sidecar", &side_key).await?;
         objects.push(package_object(ObjectRole::C2paSidecar, Some(d.profile.clone()), side_key.clone(), sd));
-        Ok((objects, binding("sidecar", &check.hash_binding, check.label, Some(side_key), None)))
+        Ok((objects, binding(Placement::Sidecar, &check.hash_binding, check.label, Some(side_key), None)))
     }
 
     async fn copy_in(
@@ -581,8 +605,8 @@ impl SealHandler {
         for o in &objects {
             self.read_back(o).await?;
         }
-        let all = manifests.iter().all(|m| m.placement != "none");
-        let any = manifests.iter().any(|m| m.placement != "none");
+        let all = manifests.iter().all(|m| m.placement != Placement::None);
+        let any = manifests.iter().any(|m| m.placement != Placement::None);
         Ok(SealRecordV1 {
             schema: SealRecordSchema,
             evidence_id: job.evidence_id,

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use evidence_contracts::keys::{PackageKeys, check_file_name};
 use evidence_contracts::report::ScanReportV1;
 use evidence_contracts::seal::{
-    ContinuityV1, ManifestBindingV1, ObjectRole, PackageObjectV1, ProvenanceV1, SealRecordSchema, SealRecordV1,
+    ContinuityV1, HashBinding, ManifestBindingV1, ObjectRole, PackageObjectV1, Placement, ProvenanceV1,
+    SealRecordSchema, SealRecordV1,
 };
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId};
 use object_store::{Digests, StreamHasher};
@@ -183,7 +184,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             ));
             manifests.push(binding(
                 &keys.original(&name),
-                "sidecar",
+                Placement::Sidecar,
                 Some(side_key),
                 &s.hash_binding,
                 s.label.clone(),
@@ -192,7 +193,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             Some(s)
         }
         Err(e) => {
-            manifests.push(binding(&keys.original(&name), "none", None, "none", None, Some(format!("{e:#}"))));
+            manifests.push(binding(&keys.original(&name), Placement::None, None, "none", None, Some(format!("{e:#}"))));
             None
         }
     };
@@ -207,7 +208,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             (Some(side), Some(format)) => {
                 let check =
                     manifest::sign_copy(&creds, file, &rel(&key), format, profile, &original_path, side, &assertion)?;
-                manifests.push(binding(&key, "embedded", None, &check.hash_binding, check.label, None));
+                manifests.push(binding(&key, Placement::Embedded, None, &check.hash_binding, check.label, None));
                 objects.push(obj(
                     ObjectRole::Derivative,
                     Some(profile.clone()),
@@ -229,17 +230,24 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
                     sk.clone(),
                     object_store::hash_file(&rel(&sk))?,
                 ));
-                manifests.push(binding(&key, "sidecar", Some(sk), &s.hash_binding, s.label, None));
+                manifests.push(binding(&key, Placement::Sidecar, Some(sk), &s.hash_binding, s.label, None));
             }
             (None, _) => {
                 let d = copy_hashing(file, &rel(&key))?;
                 objects.push(obj(ObjectRole::Derivative, Some(profile.clone()), key.clone(), d));
-                manifests.push(binding(&key, "none", None, "none", None, Some("the original has no manifest".into())));
+                manifests.push(binding(
+                    &key,
+                    Placement::None,
+                    None,
+                    "none",
+                    None,
+                    Some("the original has no manifest".into()),
+                ));
             }
         }
     }
-    let all = manifests.iter().all(|m| m.placement != "none");
-    let any = manifests.iter().any(|m| m.placement != "none");
+    let all = manifests.iter().all(|m| m.placement != Placement::None);
+    let any = manifests.iter().any(|m| m.placement != Placement::None);
     let record = SealRecordV1 {
         schema: SealRecordSchema,
         evidence_id: id,
@@ -290,7 +298,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 fn binding(
     asset: &str,
-    placement: &str,
+    placement: Placement,
     manifest_key: Option<String>,
     hash: &str,
     label: Option<String>,
@@ -298,9 +306,9 @@ fn binding(
 ) -> ManifestBindingV1 {
     ManifestBindingV1 {
         asset_key: asset.to_owned(),
-        placement: placement.into(),
+        placement,
         manifest_key,
-        hash_binding: hash.into(),
+        hash_binding: HashBinding::from_label(hash),
         manifest_label: label,
         reason,
     }

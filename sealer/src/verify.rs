@@ -283,7 +283,7 @@ pub fn verify_folder_as(
                     r.push(mk, false, "sidecar manifest missing");
                     continue;
                 };
-                let format = if b.hash_binding == "c2pa.hash.data" {
+                let format = if b.hash_binding == evidence_contracts::seal::HashBinding::Data {
                     manifest::GENERIC_FORMAT
                 } else {
                     manifest::c2pa_format(&asset).unwrap_or(manifest::GENERIC_FORMAT)

@@ -91,6 +91,41 @@ pub struct PackageObjectV1 {
     pub sha256: Sha256Digest,
 }
 
+crate::open_enum!(
+    /// Where an asset's C2PA manifest is.
+    Placement {
+        /// A separate `.c2pa` object next to the asset (the original is never rewritten).
+        Sidecar => "sidecar",
+        /// Inside the asset (copies).
+        Embedded => "embedded",
+        /// No manifest (`reason` says why).
+        None => "none",
+    }
+);
+
+crate::open_enum!(
+    /// A C2PA hard binding: how the manifest is bound to the asset's bytes.
+    HashBinding {
+        /// ISO BMFF (MP4/MOV) box hashes.
+        Bmff => "c2pa.hash.bmff",
+        /// A hash over the whole file (formats c2pa has no handler for).
+        Data => "c2pa.hash.data",
+        /// Box hashes of other box-structured formats.
+        Boxes => "c2pa.hash.boxes",
+        /// No binding (no manifest).
+        None => "none",
+    }
+);
+
+impl HashBinding {
+    /// From a C2PA assertion label (`c2pa.hash.bmff.v2` → `Bmff`); a label this version does
+    /// not know is `Unknown`.
+    pub fn from_label(label: &str) -> Self {
+        let base = label.split(".v").next().unwrap_or(label);
+        serde_json::from_value(serde_json::Value::String(base.to_owned())).unwrap_or(Self::Unknown)
+    }
+}
+
 /// How a C2PA manifest is bound to one object of the package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestBindingV1 {
@@ -98,13 +133,13 @@ pub struct ManifestBindingV1 {
     pub asset_key: String,
     /// `sidecar`: the manifest store is a separate `.c2pa` object next to the asset (the original
     /// is never rewritten); `embedded`: inside the asset (copies); `none`: no manifest.
-    pub placement: String,
+    pub placement: Placement,
     /// Key of the sidecar, for `sidecar`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_key: Option<String>,
     /// Hard binding: `c2pa.hash.bmff` (MP4/MOV), `c2pa.hash.data` (whole-file hash, formats c2pa
     /// has no handler for), or `none`.
-    pub hash_binding: String,
+    pub hash_binding: HashBinding,
     /// Label (URN) of the active manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_label: Option<String>,

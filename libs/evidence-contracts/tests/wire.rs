@@ -120,6 +120,12 @@ fn typed_string_fields_keep_their_wire_form_and_read_unknown_values() {
     same::<C2paSummary>(&["c2pa", "partial", "none"]);
     same::<RetentionClass>(&["recording", "evidence"]);
     same::<EndedBy>(&["split", "outage", "restart"]);
+    same::<evidence_contracts::seal::Placement>(&["sidecar", "embedded", "none"]);
+    same::<evidence_contracts::seal::HashBinding>(&["c2pa.hash.bmff", "c2pa.hash.data", "c2pa.hash.boxes", "none"]);
+    use evidence_contracts::seal::HashBinding;
+    assert_eq!(HashBinding::from_label("c2pa.hash.bmff.v3"), HashBinding::Bmff);
+    assert_eq!(HashBinding::from_label("c2pa.hash.data"), HashBinding::Data);
+    assert_eq!(HashBinding::from_label("c2pa.hash.multi_asset"), HashBinding::Unknown);
     assert_eq!(DeadlineStatus::Late.to_string(), "late");
     assert_eq!(C2paSummary::of(false, true), C2paSummary::Partial);
 }
