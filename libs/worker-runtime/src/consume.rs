@@ -66,6 +66,44 @@ pub trait HandlerError: std::error::Error + Send + Sync + 'static {
     }
 }
 
+/// How one delivery ended: the `outcome` label of `evidence_worker_messages_completed_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done and acknowledged.
+    Ack,
+    /// Will be retried (counts towards `max_deliver`).
+    Retry,
+    /// A dependency is down: retried without limit, pulling paused.
+    Unavailable,
+    /// The configuration is refused: retried without limit, pulling paused, fault raised.
+    Misconfigured,
+    /// Waits for other work: retried without limit.
+    Wait,
+    /// Rejected (rejection event stored, message terminated).
+    Reject,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] =
+        [Outcome::Ack, Outcome::Retry, Outcome::Unavailable, Outcome::Misconfigured, Outcome::Wait, Outcome::Reject];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ack => "ack",
+            Outcome::Retry => "retry",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Misconfigured => "misconfigured",
+            Outcome::Wait => "wait",
+            Outcome::Reject => "reject",
+        }
+    }
+
+    /// Whether the worker should pause pulling: the next message would meet the same fault.
+    pub fn pauses(self) -> bool {
+        matches!(self, Outcome::Unavailable | Outcome::Misconfigured)
+    }
+}
+
 /// A dependency refusing the worker's configuration: what to name in the alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFault {
@@ -263,10 +301,10 @@ async fn deliver<H: Handler>(
     let outcome = run_one(h, js, cfg, &msg, &subject, seq, delivered).await;
     metrics::inflight(-1);
     metrics::completed(H::FILTER, outcome, started.elapsed());
-    if outcome == "ack" {
+    if outcome == Outcome::Ack {
         metrics::config_fault_cleared(H::FILTER);
     }
-    if outcome == "unavailable" || outcome == "misconfigured" {
+    if outcome.pauses() {
         // Hold this slot: the next message would meet the same outage.
         tokio::time::sleep(cfg.backoff_for(delivered).min(Duration::from_secs(30))).await;
     }
@@ -280,7 +318,7 @@ async fn run_one<H: Handler>(
     subject: &str,
     seq: u64,
     delivered: u64,
-) -> &'static str {
+) -> Outcome {
     let input = match decode::<H::Input>(&msg.payload) {
         Ok(i) => i,
         Err(e) => {
@@ -326,7 +364,7 @@ async fn run_one<H: Handler>(
                 // redelivery, which the idempotent handler absorbs.
                 tracing::warn!(error = %e, "ack failed; the message will be redelivered and handled idempotently");
             }
-            "ack"
+            Outcome::Ack
         }
         Err(e) => {
             metrics::error(e.kind());
@@ -343,7 +381,7 @@ async fn run_one<H: Handler>(
                     tracing::warn!(error = %e, error_kind = e.kind(), retry_in = ?after,
                         "a dependency is unavailable; the job is kept and retried until it is back");
                     nak(msg, after).await;
-                    "unavailable"
+                    Outcome::Unavailable
                 }
                 Disposition::Misconfigured => {
                     let after = cfg.backoff_for(delivered);
@@ -356,19 +394,19 @@ async fn run_one<H: Handler>(
                         resource = fault.as_ref().map(|f| f.resource.as_str()), credential = fault.as_ref().map(|f| f.credential.as_str()),
                         "the configuration is refused (not the recording's fault); the job is kept and retried until it is fixed");
                     nak(msg, after).await;
-                    "misconfigured"
+                    Outcome::Misconfigured
                 }
                 Disposition::Wait => {
                     let after = cfg.backoff_for(delivered);
                     tracing::info!(reason = %e, retry_in = ?after, "waiting for other work in progress; the job is kept");
                     nak(msg, after).await;
-                    "wait"
+                    Outcome::Wait
                 }
                 Disposition::Retry => {
                     let after = cfg.backoff_for(delivered);
                     tracing::warn!(error = %e, error_kind = e.kind(), retry_in = ?after, "delivery failed; will retry");
                     nak(msg, after).await;
-                    "retry"
+                    Outcome::Retry
                 }
                 Disposition::Reject(reason) => {
                     reject::<H>(js, cfg, msg, subject, seq, delivered, reason, e.to_string(), facts).await
@@ -396,7 +434,7 @@ async fn reject<H: Handler>(
     reason: RejectReason,
     detail: String,
     facts: Rejection,
-) -> &'static str {
+) -> Outcome {
     let receipt_to = H::receipt_station(subject, &facts);
     let event = EvidenceRejectedV1 {
         schema: EvidenceRejectedSchema,
@@ -439,14 +477,14 @@ async fn reject<H: Handler>(
             if let Err(e) = msg.ack_with(AckKind::Term).await {
                 tracing::debug!(error = %e, "term failed; the message will come back and be rejected again (same event id)");
             }
-            "reject"
+            Outcome::Reject
         }
         Err(e) => {
             let after = cfg.backoff_for(delivered);
             tracing::error!(reason = reason.as_str(), detail = %detail, error = %e, retry_in = ?after,
                 "message must be rejected but the rejection event could not be stored; keeping the message");
             nak(msg, after).await;
-            "retry"
+            Outcome::Retry
         }
     }
 }

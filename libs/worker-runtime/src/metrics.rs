@@ -116,8 +116,8 @@ static RT: LazyLock<Runtime> = LazyLock::new(|| Runtime {
 pub fn init(subject: &str) {
     let rt = &*RT;
     rt.received.with_label_values(&[subject]);
-    for outcome in ["ack", "retry", "unavailable", "misconfigured", "wait", "reject"] {
-        rt.completed.with_label_values(&[subject, outcome]);
+    for outcome in crate::consume::Outcome::ALL {
+        rt.completed.with_label_values(&[subject, outcome.as_str()]);
     }
     rt.config_fault.with_label_values(&[subject, "none", "", "", ""]);
     rt.handle_seconds.with_label_values(&[subject]);
@@ -138,8 +138,8 @@ pub(crate) fn received(subject: &str, delivered: u64) {
         RT.redeliveries.with_label_values(&[subject]).inc();
     }
 }
-pub(crate) fn completed(subject: &str, outcome: &'static str, took: Duration) {
-    RT.completed.with_label_values(&[subject, outcome]).inc();
+pub(crate) fn completed(subject: &str, outcome: crate::consume::Outcome, took: Duration) {
+    RT.completed.with_label_values(&[subject, outcome.as_str()]).inc();
     RT.handle_seconds.with_label_values(&[subject]).observe(took.as_secs_f64());
 }
 pub(crate) fn error(kind: &'static str) {
