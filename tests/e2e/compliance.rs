@@ -215,6 +215,17 @@ async fn matters_are_checked_against_sealed_recordings_and_audited() {
     assert!(rep["sha256"].as_str().is_some_and(|h| h.len() == 64));
     let sums = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&dir).output().expect("sha256sum");
     assert!(sums.status.success(), "{}", String::from_utf8_lossy(&sums.stdout));
+    // An outsider recomputes the report's own SHA-256 as documented (Python's json, not ours).
+    let outside = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json,hashlib,sys; d=json.load(open(sys.argv[1])); w=d.pop('sha256'); d.pop('files',None); \
+             print(hashlib.sha256(json.dumps(d,separators=(',',':'),ensure_ascii=False).encode()).hexdigest()==w)",
+        )
+        .arg(dir.join("audit.json"))
+        .output()
+        .expect("python3");
+    assert_eq!(String::from_utf8_lossy(&outside.stdout).trim(), "True", "{}", String::from_utf8_lossy(&outside.stderr));
     let md = std::fs::read_to_string(dir.join("audit.md")).expect("audit.md");
     let html = std::fs::read_to_string(dir.join("audit.html")).expect("audit.html");
     for m in ["M1", "M2", "M3", "M4", "M5"] {
