@@ -217,7 +217,6 @@ pub struct Refused {
 pub struct Opened {
     pub js: async_nats::jetstream::Context,
     pub store: Store,
-    pub ledger: Ledger,
     pub ev: EvidenceSealedV1,
     pub objects: Vec<PackageObjectV1>,
     pub approval: AccessApprovalV1,
@@ -295,7 +294,7 @@ pub async fn open(
     match (verdict, approval) {
         (Ok(()), Some(approval)) => {
             tracing::info!(evidence_id = %id, actor = %req.actor, purpose = what, ledger_seq = appended.seq, objects = objects.len(), "evidence read granted");
-            Ok(Opened { js, store, ledger, ev, objects, approval, seq: appended.seq })
+            Ok(Opened { js, store, ev, objects, approval, seq: appended.seq })
         }
         (Err(r), _) => {
             let why = r.message(id);
