@@ -29,12 +29,7 @@ pub use config::Config;
 /// Unreadable or invalid config.
 pub fn load(e: &worker_runtime::cli::Endpoints) -> anyhow::Result<Config> {
     let mut cfg: Config = worker_runtime::config::load_toml(e.config.as_deref())?;
-    if let Some(u) = &e.nats_url {
-        cfg.nats.url.clone_from(u);
-    }
-    if let Some(ep) = &e.s3_endpoint {
-        cfg.s3.endpoint = Some(ep.clone());
-    }
+    e.apply(&mut cfg.nats, &mut cfg.s3.endpoint);
     Ok(cfg)
 }
 

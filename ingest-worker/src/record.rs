@@ -35,13 +35,10 @@ use crate::lock;
 /// `ingest-worker record` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecordArgs {
-    /// TOML config whose [nats] and [s3] sections are used (an ingest-worker or station config).
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    #[arg(long, env = "S3_ENDPOINT")]
-    pub s3_endpoint: Option<String>,
+    /// `--config` (only its [nats] and [s3] sections are used: an ingest-worker or station
+    /// config), `--nats-url`, `--s3-endpoint`.
+    #[command(flatten)]
+    pub endpoints: worker_runtime::cli::Endpoints,
     /// `/metrics` and `/healthz` address (port 0 picks a free port).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:0")]
     pub metrics_addr: std::net::SocketAddr,
@@ -144,7 +141,7 @@ fn save_json<T: Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {
 /// # Errors
 /// Bad arguments, unreachable servers at start, a pipeline GStreamer cannot build.
 pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
-    let text = match &args.config {
+    let text = match &args.endpoints.config {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?,
         None => String::new(),
     };
@@ -153,12 +150,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     let pick = |k: &str| value.get(k).cloned().unwrap_or(toml::Value::Table(Default::default()));
     let mut ends: Endpoints =
         Endpoints { nats: pick("nats").try_into().context("[nats]")?, s3: pick("s3").try_into().context("[s3]")? };
-    if let Some(u) = &args.nats_url {
-        ends.nats.url.clone_from(u);
-    }
-    if let Some(e) = &args.s3_endpoint {
-        ends.s3.endpoint = Some(e.clone());
-    }
+    args.endpoints.apply(&mut ends.nats, &mut ends.s3.endpoint);
     worker_runtime::telemetry::init_logging(&worker_runtime::config::TelemetryConfig::default());
     gst_support::init().context("initialise GStreamer")?;
     let station = StationId::new(&args.station).context("--station")?;

@@ -90,7 +90,7 @@ impl Config {
     /// # Errors
     /// Unreadable file, unknown key, invalid value (named).
     pub fn load(args: &worker_runtime::cli::RunArgs) -> anyhow::Result<Self> {
-        let mut cfg: Config = worker_runtime::config::load_toml(args.config.as_deref())?;
+        let mut cfg: Config = worker_runtime::config::load_toml(args.endpoints.config.as_deref())?;
         if let Some(ep) = args.apply(&mut cfg.nats, &mut cfg.telemetry) {
             cfg.s3.endpoint = Some(ep);
         }

@@ -34,15 +34,10 @@ pub use config::Config;
 /// `station dock` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DockArgs {
-    /// TOML config with [nats], [s3], [telemetry] and [dock] (see deploy/config/station.toml).
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-    /// Override `nats.url`.
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    /// Override `s3.endpoint`.
-    #[arg(long, env = "S3_ENDPOINT")]
-    pub s3_endpoint: Option<String>,
+    /// `--config` (a station config with [nats], [s3], [telemetry] and [dock], see
+    /// deploy/config/station.toml), `--nats-url`, `--s3-endpoint`.
+    #[command(flatten)]
+    pub endpoints: worker_runtime::cli::Endpoints,
     /// Override `dock.station_id`.
     #[arg(long, env = "STATION_ID")]
     pub station: Option<String>,
@@ -63,13 +58,8 @@ pub struct DockArgs {
 /// # Errors
 /// Invalid config, unreachable servers at start.
 pub async fn dock(a: DockArgs) -> anyhow::Result<ExitCode> {
-    let mut cfg: Config = worker_runtime::config::load_toml(a.config.as_deref())?;
-    if let Some(u) = &a.nats_url {
-        cfg.nats.url.clone_from(u);
-    }
-    if let Some(e) = &a.s3_endpoint {
-        cfg.s3.endpoint = Some(e.clone());
-    }
+    let mut cfg: Config = worker_runtime::config::load_toml(a.endpoints.config.as_deref())?;
+    a.endpoints.apply(&mut cfg.nats, &mut cfg.s3.endpoint);
     if let Some(s) = &a.station {
         cfg.dock.station_id.clone_from(s);
     }
@@ -83,15 +73,10 @@ pub async fn dock(a: DockArgs) -> anyhow::Result<ExitCode> {
 /// `station push` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PushArgs {
-    /// TOML config with [nats] and [s3] (see deploy/config/station.toml).
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-    /// Override `nats.url`.
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    /// Override `s3.endpoint`.
-    #[arg(long, env = "S3_ENDPOINT")]
-    pub s3_endpoint: Option<String>,
+    /// `--config` (a station config with [nats] and [s3], see deploy/config/station.toml),
+    /// `--nats-url`, `--s3-endpoint`.
+    #[command(flatten)]
+    pub endpoints: worker_runtime::cli::Endpoints,
     /// This station's id.
     #[arg(long, env = "STATION_ID")]
     pub station: String,
@@ -120,13 +105,8 @@ pub struct PushArgs {
 /// # Errors
 /// Bad arguments, unreachable servers, unreadable files.
 pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
-    let mut cfg: Config = worker_runtime::config::load_toml(a.config.as_deref())?;
-    if let Some(u) = &a.nats_url {
-        cfg.nats.url.clone_from(u);
-    }
-    if let Some(e) = &a.s3_endpoint {
-        cfg.s3.endpoint = Some(e.clone());
-    }
+    let mut cfg: Config = worker_runtime::config::load_toml(a.endpoints.config.as_deref())?;
+    a.endpoints.apply(&mut cfg.nats, &mut cfg.s3.endpoint);
     let station = StationId::new(&a.station).context("--station")?;
     let device = DeviceId::new(&a.device).context("--device")?;
     let officer = OfficerId::new(&a.officer).context("--officer")?;

@@ -9,15 +9,8 @@ use crate::config::{NatsConfig, TelemetryConfig};
 /// `run` options.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunArgs {
-    /// TOML config file (see deploy/config/). Without it the embedded defaults are used.
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-    /// Override `nats.url`.
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    /// Override `s3.endpoint`.
-    #[arg(long, env = "S3_ENDPOINT")]
-    pub s3_endpoint: Option<String>,
+    #[command(flatten)]
+    pub endpoints: Endpoints,
     /// Override `telemetry.listen` (port 0 picks a free port).
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -30,13 +23,12 @@ impl RunArgs {
     /// Applies the overrides to the shared sections; returns the S3 endpoint override for the
     /// caller's `[s3]` section.
     pub fn apply(&self, nats: &mut NatsConfig, telemetry: &mut TelemetryConfig) -> Option<String> {
-        if let Some(u) = &self.nats_url {
-            nats.url.clone_from(u);
-        }
+        let mut s3 = None;
+        self.endpoints.apply(nats, &mut s3);
         if let Some(a) = self.metrics_addr {
             telemetry.listen = a;
         }
-        self.s3_endpoint.clone()
+        s3
     }
 }
 
@@ -58,11 +50,16 @@ pub struct Endpoints {
 impl Endpoints {
     /// The same overrides as `run` (no metrics address: one-shot commands serve none).
     pub fn run_args(&self) -> RunArgs {
-        RunArgs {
-            config: self.config.clone(),
-            nats_url: self.nats_url.clone(),
-            s3_endpoint: self.s3_endpoint.clone(),
-            ..Default::default()
+        RunArgs { endpoints: self.clone(), ..Default::default() }
+    }
+
+    /// Applies `--nats-url` and `--s3-endpoint` to a config's `nats.url` and `s3.endpoint`.
+    pub fn apply(&self, nats: &mut NatsConfig, s3_endpoint: &mut Option<String>) {
+        if let Some(u) = &self.nats_url {
+            nats.url.clone_from(u);
+        }
+        if let Some(e) = &self.s3_endpoint {
+            *s3_endpoint = Some(e.clone());
         }
     }
 }
