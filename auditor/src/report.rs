@@ -394,7 +394,7 @@ fn findings(r: &AuditRow, lang: Lang, tz: FixedOffset) -> Vec<String> {
     }
     for e in &r.evidence {
         if let Some(late) = e.late_by_s {
-            let id = short(&e.evidence_id);
+            let id = e.evidence_id;
             out.push(if zh {
                 format!("{id}（{}）超过上传期限 {}", e.officer_id, span(late, lang))
             } else {
@@ -453,10 +453,6 @@ fn findings(r: &AuditRow, lang: Lang, tz: FixedOffset) -> Vec<String> {
         });
     }
     out
-}
-
-fn short(id: &EvidenceId) -> String {
-    id.to_string()
 }
 
 fn groups(rows: &[AuditRow], key: impl Fn(&AuditRow) -> Vec<String>) -> Vec<GroupLine> {

@@ -190,7 +190,11 @@ impl From<Scope> for AccessScope {
     }
 }
 
-pub(crate) fn parse_id(s: &str) -> anyhow::Result<EvidenceId> {
+/// Parses an evidence id given on the command line, saying where to find the right one.
+///
+/// # Errors
+/// Not an evidence id.
+pub fn parse_id(s: &str) -> anyhow::Result<EvidenceId> {
     s.parse().map_err(|e| {
         anyhow::anyhow!("\"{s}\" is not an evidence id ({e}): copy it from the sealed event or `sealer history`")
     })

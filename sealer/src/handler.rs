@@ -311,6 +311,7 @@ impl SealHandler {
                     reason,
                 }
             };
+        let unsigned = |reason: String| binding(Placement::None, "none", None, None, Some(reason));
         let opts = Self::opts(ObjectRole::Derivative, Some(&format!("video/{}", d.extension)), lock);
         let side_opts = Self::opts(ObjectRole::C2paSidecar, Some("application/c2pa"), lock);
         let copy_in = spool.join(format!("{}.in.{}", d.profile, d.extension));
@@ -359,16 +360,7 @@ impl SealHandler {
                         tracing::warn!(key, error = %format!("{e:#}"), "copy stored without a manifest");
                         let dg = self.put_file("copy", &key, &copy_in, fetched, &opts).await?;
                         objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
-                        return Ok((
-                            objects,
-                            binding(
-                                Placement::None,
-                                "none",
-                                None,
-                                None,
-                                Some(format!("c2pa could not sign the copy: {e:#}")),
-                            ),
-                        ));
+                        return Ok((objects, unsigned(format!("c2pa could not sign the copy: {e:#}"))));
                     }
                 }
             };
@@ -377,16 +369,7 @@ impl SealHandler {
                 // The copy exactly as the transcoder made it: an earlier attempt could not sign it
                 // and stored it unsigned on purpose.
                 metrics::manifest("failed");
-                return Ok((
-                    objects,
-                    binding(
-                        Placement::None,
-                        "none",
-                        None,
-                        None,
-                        Some("c2pa could not sign the copy (earlier attempt)".into()),
-                    ),
-                ));
+                return Ok((objects, unsigned("c2pa could not sign the copy (earlier attempt)".into())));
             }
             // A copy signed now was validated by `sign_copy`; one an earlier attempt stored is
             // validated here.
@@ -413,16 +396,7 @@ impl SealHandler {
         let dg = self.put_file("copy", &key, &copy_in, dg, &opts).await?;
         objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
         let Some(side) = sidecar else {
-            return Ok((
-                objects,
-                binding(
-                    Placement::None,
-                    "none",
-                    None,
-                    None,
-                    Some("the original has no manifest to point back to".into()),
-                ),
-            ));
+            return Ok((objects, unsigned("the original has no manifest to point back to".into())));
         };
         let existing = self
             .store
@@ -445,16 +419,7 @@ impl SealHandler {
                 Ok(s) => self.put_generated("sidecar", &side_key, s.bytes, &side_opts).await?,
                 Err(e) => {
                     metrics::manifest("failed");
-                    return Ok((
-                        objects,
-                        binding(
-                            Placement::None,
-                            "none",
-                            None,
-                            None,
-                            Some(format!("c2pa could not sign the copy: {e:#}")),
-                        ),
-                    ));
+                    return Ok((objects, unsigned(format!("c2pa could not sign the copy: {e:#}"))));
                 }
             }
         };

@@ -110,11 +110,7 @@ fn load_config(e: &Endpoints) -> anyhow::Result<sealer::Config> {
     sealer::Config::load(&e.run_args())
 }
 
-fn parse_id(s: &str) -> anyhow::Result<evidence_contracts::EvidenceId> {
-    s.parse().map_err(|e| {
-        anyhow::anyhow!("\"{s}\" is not an evidence id ({e}): copy it from the sealed event or `sealer history`")
-    })
-}
+use sealer::access::parse_id;
 
 struct VerifyArgs {
     endpoints: Endpoints,
