@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throughput of the whole pipeline (release build, real nats-server and s3s-fs on this machine)
+# Throughput of the whole pipeline (release build, real nats-server and dev-s3 (s3s-fs) on this machine)
 # with 1 and then 2 instances of the transcoder, the stage that saturates first. Pushes N
 # generated recordings with `station push` and times until every seal record is stored; then reads
 # each worker's /metrics for the time it spent handling messages (busy seconds per stage).
@@ -16,7 +16,7 @@ BENCH_DIR="${BENCH_DIR:-/var/cache/evidence-pipeline/bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/evidence-pipeline/target}"
 scripts/setup >/dev/null
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-cargo build --quiet --release -p ingest-worker -p transcoder -p sealer -p station
+cargo build --quiet --release -p ingest-worker -p transcoder -p sealer -p station -p dev-s3
 BIN="$CARGO_TARGET_DIR/release"
 
 SRC="$BENCH_DIR/throughput-${N}x${SECS}s-${SIZE}"
@@ -45,7 +45,7 @@ run() { # $1 = number of transcoder instances
   mkdir -p "$WORK/nats" "$WORK/s3" "$WORK/logs"
   export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
   "$TOOLS/bin/nats-server" -js -a 127.0.0.1 -p 4322 --store_dir "$WORK/nats" >"$WORK/logs/nats.log" 2>&1 & PIDS+=($!)
-  "$TOOLS/bin/s3s-fs" --host 127.0.0.1 --port 9100 --access-key bench --secret-key bench-secret "$WORK/s3" >"$WORK/logs/s3.log" 2>&1 & PIDS+=($!)
+  "$BIN/dev-s3" --host 127.0.0.1 --port 9100 --access-key bench --secret-key bench-secret "$WORK/s3" >"$WORK/logs/s3.log" 2>&1 & PIDS+=($!)
   for port in 4322 9100; do for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done; done
   printf '[nats]\nurl = "nats://127.0.0.1:4322"\n[s3]\nendpoint = "http://127.0.0.1:9100"\n' > "$WORK/common.toml"
   cp "$WORK/common.toml" "$WORK/ingest.toml"

@@ -71,20 +71,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loads the file named by `--config` (or the embedded defaults), applies the endpoint
-    /// overrides, validates.
-    ///
-    /// # Errors
-    /// Unreadable file, unknown key, invalid value (the message names the key).
-    pub fn load(args: &worker_runtime::cli::RunArgs) -> anyhow::Result<Self> {
-        let mut cfg: Config = worker_runtime::config::load_toml(args.endpoints.config.as_deref())?;
-        if let Some(ep) = args.apply(&mut cfg.nats, &mut cfg.telemetry) {
-            cfg.s3.endpoint = Some(ep);
-        }
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
     /// # Errors
     /// Names the offending key.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -99,10 +85,18 @@ impl Config {
         }
         Ok(())
     }
+}
 
-    /// The effective config as TOML (it holds no secrets, only paths to secret files).
-    pub fn redacted_toml(&self) -> String {
-        worker_runtime::config::to_toml(self)
+impl worker_runtime::startup::WorkerConfig for Config {
+    fn shared(
+        &mut self,
+    ) -> (&mut worker_runtime::config::NatsConfig, &mut worker_runtime::config::TelemetryConfig, &mut Option<String>)
+    {
+        (&mut self.nats, &mut self.telemetry, &mut self.s3.endpoint)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        Config::validate(self)
     }
 }
 

@@ -21,7 +21,6 @@ use chrono::{DateTime, Utc};
 use evidence_contracts::events::{EvidenceSealedV1, Stage};
 use evidence_contracts::ingest::IngestRequestV1;
 use evidence_contracts::keys::{self, ObjectRef};
-use evidence_contracts::report::{SessionFinding, SessionFindingKind};
 use evidence_contracts::station::ReceiptV1;
 use evidence_contracts::transcode::{
     DeadlineBasis, DeadlineStatus, DeadlineV1, ObjectV1, TranscodeJobSchema, TranscodeJobV1,
@@ -143,12 +142,12 @@ impl Handler for IngestHandler {
         // this station gets its own receipt for the package; nothing is processed twice.
         let waiter = (evidence_id, req.station_id.clone());
         if let Some(sealed) = self.sealed_event(&evidence_id).await? {
-            crate::lock(&self.waiting).remove(&waiter);
+            worker_runtime::lock(&self.waiting).remove(&waiter);
             return self.answer_with_existing_package(&req, &sealed).await;
         }
-        if crate::lock(&self.waiting).contains(&waiter) {
+        if worker_runtime::lock(&self.waiting).contains(&waiter) {
             if self.answer_if_rejected_downstream(&req, &evidence_id).await? {
-                crate::lock(&self.waiting).remove(&waiter);
+                worker_runtime::lock(&self.waiting).remove(&waiter);
                 return Ok(());
             }
             tracing::debug!(%evidence_id, station = %req.station_id, "verified earlier; still waiting for the seal");
@@ -202,16 +201,16 @@ impl Handler for IngestHandler {
         }
         // A segment of a recorded session: what lay between it and the previous segment is
         // part of this recording's report (an outage is a gap, never a silent hole).
-        let between = segment_findings(req.segment.as_ref(), &req.file_name, cfg.ingest.gap_tolerance);
-        let mut summary = continuity::summary(&file);
-        summary.findings += u32::try_from(between.len()).unwrap_or(u32::MAX);
-        let report = continuity::scan_report(
+        let before = req.segment.as_ref().and_then(|seg| {
+            let prev = seg.previous_file.as_deref()?;
+            continuity::between_files(prev, &req.file_name, seg.gap_before_s(), cfg.ingest.gap_tolerance.as_secs_f64())
+        });
+        let (report, summary) = continuity::file_with_findings(
             &continuity::tool_string("ingest-worker", env!("CARGO_PKG_VERSION")),
-            vec![file],
-            between,
+            file,
+            before.into_iter().collect(),
             tolerance,
         );
-        summary.verdict = report.verdict;
         metrics::scanned(&report.files[0], report.verdict);
         drop(spool);
 
@@ -265,7 +264,7 @@ impl Handler for IngestHandler {
             if self.answer_if_rejected_downstream(&job.request, &evidence_id).await? {
                 return Ok(());
             }
-            crate::lock(&self.waiting).insert(waiter);
+            worker_runtime::lock(&self.waiting).insert(waiter);
             return Err(IngestError::InProgress { evidence_id: evidence_id.to_string(), station });
         }
         Ok(())
@@ -353,25 +352,4 @@ impl IngestHandler {
         tracing::info!(evidence_id = %sealed.evidence_id, station = %req.station_id, first_station = %sealed.station_id, "recording already sealed; receipt sent to this station");
         Ok(())
     }
-}
-
-/// The session finding for a segment whose predecessor ended more than `tolerance` before it
-/// began (or that overlaps it).
-fn segment_findings(
-    seg: Option<&evidence_contracts::ingest::SegmentV1>,
-    file_name: &str,
-    tolerance: std::time::Duration,
-) -> Vec<SessionFinding> {
-    let Some(seg) = seg else { return Vec::new() };
-    let Some(prev) = &seg.previous_file else { return Vec::new() };
-    let gap = seg.gap_before_s();
-    let tol = tolerance.as_secs_f64();
-    let kind = if gap > tol {
-        SessionFindingKind::GapBetweenFiles
-    } else if gap < -tol {
-        SessionFindingKind::OverlapBetweenFiles
-    } else {
-        return Vec::new();
-    };
-    vec![SessionFinding { kind, after: prev.clone(), before: file_name.to_owned(), duration_s: gap.abs() }]
 }

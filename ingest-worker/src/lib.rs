@@ -5,25 +5,19 @@
 //! * [`handler`]: one `IngestRequestV1` → verified, scanned, `TranscodeJobV1` published;
 //! * [`error`]: [`IngestError`](error::IngestError) with `kind()` and `disposition()`;
 //! * [`metrics`]: the `evidence_ingest_*` series;
-//! * [`scan_cli`]: `ingest-worker scan FILE…`, the same scan on local files;
-//! * [`record`]: `ingest-worker record`, a fixed camera over RTSP into sealed segments.
+//! * [`scan_cli`]: `ingest-worker scan FILE…`, the same scan on local files.
+//!
+//! It only consumes: the producers (the station agent, the RTSP `recorder`) live in their own crates.
 
 pub mod config;
 pub mod error;
 pub mod handler;
 pub mod metrics;
-pub mod record;
 pub mod scan_cli;
 
 use anyhow::Context;
 use evidence_contracts::subjects;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::telemetry::{self, Health};
-
-/// A mutex's guard, also after a panic elsewhere poisoned it (the data stays usable here).
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 pub use config::Config;
 
@@ -32,14 +26,7 @@ pub use config::Config;
 /// # Errors
 /// Bad config, unreachable NATS or S3 at start-up.
 pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> {
-    let cfg = Config::load(&args)?;
-    if args.print_config {
-        println!("{}", cfg.redacted_toml());
-        return Ok(());
-    }
-    telemetry::init_logging(&cfg.telemetry);
-    let shutdown = worker_runtime::shutdown::on_signal();
-    run(cfg, shutdown).await
+    worker_runtime::startup::main_run::<Config, _, _>(args, run).await
 }
 
 /// Runs the worker until `shutdown` is cancelled.
@@ -49,12 +36,9 @@ pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> 
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     gst_support::init().context("initialise GStreamer")?;
     metrics::init();
-    let health = Health::default();
-    telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
-    let client = worker_runtime::nats::connect(&cfg.nats, "ingest-worker").await?;
-    health.set("nats", true, cfg.nats.url.clone());
-    let js = worker_runtime::nats::jetstream(
-        &client,
+    let (health, js) = worker_runtime::startup::serve_and_connect(
+        "ingest-worker",
+        &cfg.telemetry,
         &cfg.nats,
         &[
             subjects::INGEST_STREAM,
@@ -63,6 +47,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             subjects::STATIONS_STREAM,
             subjects::RECEIPTS_STREAM,
         ],
+        &shutdown,
     )
     .await?;
     let store = worker_runtime::startup::until_configured(

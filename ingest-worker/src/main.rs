@@ -41,9 +41,6 @@ enum Cmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Record a fixed camera over RTSP into segments handed to the pipeline as they close;
-    /// outages become gaps between segments.
-    Record(Box<ingest_worker::record::RecordArgs>),
     /// Working-day calendar files: `calendar check FILE...` validates them and prints each year
     /// (working days, holidays, make-up days) to compare with the official notice.
     Calendar {
@@ -98,7 +95,6 @@ fn main() -> std::process::ExitCode {
             rt.block_on(ingest_worker::scan_cli::run(files, &opts))
         }
         Cmd::Calendar { action: _, files } => calendar_check(&files),
-        Cmd::Record(args) => rt.block_on(ingest_worker::record::run(*args)),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -142,34 +142,3 @@ pub fn upload_delay(seconds: f64) {
 pub fn rejected(reason: &'static str) {
     M.rejected.with_label_values(&[reason]).inc();
 }
-
-struct RecorderMetrics {
-    segments: prometheus::IntCounter,
-    outages: prometheus::IntCounter,
-    gap_between: Histogram,
-}
-
-static R: LazyLock<RecorderMetrics> = LazyLock::new(|| RecorderMetrics {
-    segments: m::counter(
-        "evidence_record_segments_total",
-        "RTSP segments closed and handed on (ingest-worker record).",
-    ),
-    outages: m::counter(
-        "evidence_record_outages_total",
-        "Times the camera stream was lost (outage, network drop) and the recorder reconnected.",
-    ),
-    gap_between: m::histogram(
-        "evidence_record_gap_between_segments_seconds",
-        "Wall-clock hole between a segment and the previous one (0 for a planned split).",
-        vec![0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0],
-    ),
-});
-
-pub fn record_segment(gap_s: f64) {
-    R.segments.inc();
-    R.gap_between.observe(gap_s.max(0.0));
-}
-
-pub fn record_outage() {
-    R.outages.inc();
-}

@@ -88,17 +88,6 @@ pub struct Config {
 
 impl Config {
     /// # Errors
-    /// Unreadable file, unknown key, invalid value (named).
-    pub fn load(args: &worker_runtime::cli::RunArgs) -> anyhow::Result<Self> {
-        let mut cfg: Config = worker_runtime::config::load_toml(args.endpoints.config.as_deref())?;
-        if let Some(ep) = args.apply(&mut cfg.nats, &mut cfg.telemetry) {
-            cfg.s3.endpoint = Some(ep);
-        }
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// # Errors
     /// Names the offending key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.consumer.validate()?;
@@ -122,6 +111,19 @@ impl Config {
         work_calendar::parse_offset(&self.retention.utc_offset)
             .map_err(|e| anyhow::anyhow!("retention.utc_offset: {e}"))?;
         self.s3.validate()
+    }
+}
+
+impl worker_runtime::startup::WorkerConfig for Config {
+    fn shared(
+        &mut self,
+    ) -> (&mut worker_runtime::config::NatsConfig, &mut worker_runtime::config::TelemetryConfig, &mut Option<String>)
+    {
+        (&mut self.nats, &mut self.telemetry, &mut self.s3.endpoint)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        Config::validate(self)
     }
 }
 

@@ -19,45 +19,40 @@
 //!
 //! A `kill -9` anywhere leaves either an unacked job whose redelivery resumes at the first
 //! missing step, or a complete package whose event is published exactly once.
+//!
+//! Rooms: `bucket.rs` (every evidence-bucket operation: fetch and check, put-if-absent, reuse,
+//! read back), `provenance.rs` (each asset's manifest), `package.rs` (the record, pure, shared with
+//! `sealer seal`), `ledger.rs`; this file only orders them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use evidence_contracts::events::{EvidenceSealedSchema, EvidenceSealedV1, Stage};
 use evidence_contracts::keys::PackageKeys;
 use evidence_contracts::ledger::{GENESIS, LedgerKind, LedgerRecordSchema, LedgerRecordV1};
-use evidence_contracts::seal::{
-    ContinuityV1, DerivativeV1, HashBinding, ManifestBindingV1, ObjectRole, PackageObjectV1, Placement, ProvenanceV1,
-    RetentionV1, SealJobV1, SealRecordSchema, SealRecordV1,
-};
+use evidence_contracts::seal::{ObjectRole, PackageObjectV1, RetentionV1, SealJobV1, SealRecordV1};
 use evidence_contracts::station::ReceiptV1;
-use evidence_contracts::transcode::ObjectV1;
 use evidence_contracts::{Message, subjects};
-use object_store::{Digests, Lock, PutOpts, Store, StoreError};
+use object_store::{Lock, Store, StoreError};
 use worker_runtime::{Delivery, Handler, Rejection};
 
+use crate::bucket::EvidenceBucket;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::error::SealError;
 use crate::ledger::Ledger;
-use crate::manifest::{self, RecordingAssertion, Sidecar};
-use crate::metrics;
+use crate::{metrics, package};
 
 #[derive(Clone)]
 pub struct SealHandler {
     cfg: Arc<Config>,
-    store: Store,
+    pub(crate) bucket: EvidenceBucket,
     js: async_nats::jetstream::Context,
-    creds: Arc<Credentials>,
+    pub(crate) creds: Arc<Credentials>,
     ledger: Ledger,
     worm: bool,
-}
-
-fn package_object(role: ObjectRole, profile: Option<String>, key: String, d: Digests) -> PackageObjectV1 {
-    PackageObjectV1 { role, profile, key, size_bytes: d.size, blake3: d.blake3, sha256: d.sha256 }
 }
 
 /// Fault injection for the crash tests: `SEALER_FAILPOINT=<name>` aborts the process at that
@@ -84,7 +79,7 @@ pub const HAS_FAILPOINTS: bool = cfg!(feature = "failpoints");
 pub const FAILPOINTS: &[&str] =
     &["after_original", "after_sidecar", "after_copies", "after_record", "after_signature", "after_ledger"];
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     match tokio::task::spawn_blocking(f).await {
         Ok(v) => v,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
@@ -106,11 +101,8 @@ impl SealHandler {
             creds.clone(),
             cfg.seal.checkpoint_every,
         );
-        Self { cfg: Arc::new(cfg), store, js, creds, ledger, worm }
-    }
-
-    fn bucket(&self) -> &str {
-        &self.cfg.s3.evidence_bucket
+        let bucket = EvidenceBucket { store, name: cfg.s3.evidence_bucket.clone() };
+        Self { cfg: Arc::new(cfg), bucket, js, creds, ledger, worm }
     }
 
     fn retention(&self, sealed_at: DateTime<Utc>) -> (RetentionV1, Lock) {
@@ -127,371 +119,8 @@ impl SealHandler {
         )
     }
 
-    fn opts(role: ObjectRole, content_type: Option<&str>, lock: Lock) -> PutOpts {
-        PutOpts {
-            if_absent: true,
-            content_type: content_type.map(str::to_owned),
-            metadata: vec![(
-                "role".into(),
-                serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-            )],
-            lock: Some(lock),
-        }
-    }
-
-    /// Downloads an object already in the evidence bucket (stored by an earlier attempt) into the
-    /// spool, to be validated like a fresh one.
-    async fn fetch_stored(&self, what: &'static str, key: &str, path: &Path) -> Result<Digests, SealError> {
-        self.store.download_to_file(self.bucket(), key, path).await.map_err(|source| SealError::Store { what, source })
-    }
-
-    /// Downloads a staged object into the spool and checks it is what the earlier stage announced.
-    async fn fetch(&self, what: &'static str, src: &ObjectV1, path: &Path) -> Result<Digests, SealError> {
-        let d = self
-            .store
-            .download_to_file(&src.object.bucket, &src.object.key, path)
-            .await
-            .map_err(|source| SealError::Store { what, source })?;
-        if d.size != src.size_bytes || d.blake3 != src.blake3 {
-            return Err(SealError::Store {
-                what,
-                source: StoreError::Mismatch {
-                    bucket: src.object.bucket.clone(),
-                    key: src.object.key.clone(),
-                    what: if d.size == src.size_bytes { "BLAKE3" } else { "size" },
-                    expected: format!("{} bytes, BLAKE3 {}", src.size_bytes, src.blake3),
-                    actual: format!("{} bytes, BLAKE3 {}", d.size, d.blake3),
-                },
-            });
-        }
-        if d.sha256 != src.sha256 {
-            return Err(SealError::Sha256Mismatch { what, expected: src.sha256.to_hex(), actual: d.sha256.to_hex() });
-        }
-        Ok(d)
-    }
-
-    async fn put_file(
-        &self,
-        what: &'static str,
-        key: &str,
-        path: &Path,
-        d: Digests,
-        opts: &PutOpts,
-    ) -> Result<Digests, SealError> {
-        let started = Instant::now();
-        let stored = self
-            .store
-            .upload_file(self.bucket(), key, path, Some((d.size, d.blake3)), opts)
-            .await
-            .map_err(|source| SealError::Store { what, source })?;
-        if stored.created {
-            metrics::stored(stored.digests.size, started.elapsed().as_secs_f64());
-        }
-        Ok(stored.digests)
-    }
-
-    /// Stores a small generated object (sidecar), or returns the one an earlier attempt stored.
-    async fn put_generated(
-        &self,
-        what: &'static str,
-        key: &str,
-        bytes: Vec<u8>,
-        opts: &PutOpts,
-    ) -> Result<Vec<u8>, SealError> {
-        match self.store.put_bytes(self.bucket(), key, Bytes::from(bytes.clone()), opts).await {
-            Ok(_) => Ok(bytes),
-            Err(StoreError::Conflict { .. }) => self.get_small(what, key).await,
-            Err(source) => Err(SealError::Store { what, source }),
-        }
-    }
-
-    async fn get_small(&self, what: &'static str, key: &str) -> Result<Vec<u8>, SealError> {
-        self.store
-            .get_bytes(self.bucket(), key, 256 << 20)
-            .await
-            .map(|b| b.to_vec())
-            .map_err(|source| SealError::Store { what, source })
-    }
-
-    async fn digests_of_stored(&self, what: &'static str, key: &str) -> Result<Digests, SealError> {
-        self.store.hash_object(self.bucket(), key).await.map_err(|source| SealError::Store { what, source })
-    }
-
-    /// The original's sidecar: reused when stored, else signed and stored.
-    async fn original_sidecar(
-        &self,
-        original: &Path,
-        original_key: &str,
-        file_name: &str,
-        assertion: &RecordingAssertion,
-        opts: &PutOpts,
-    ) -> Result<(Option<(Sidecar, PackageObjectV1)>, ManifestBindingV1), SealError> {
-        let key = manifest::sidecar_key(original_key);
-        let none = |reason: String| ManifestBindingV1 {
-            asset_key: original_key.to_owned(),
-            placement: Placement::None,
-            manifest_key: None,
-            hash_binding: HashBinding::None,
-            manifest_label: None,
-            reason: Some(reason),
-        };
-        let stored = self
-            .store
-            .head(self.bucket(), &key)
-            .await
-            .map_err(|source| SealError::Store { what: "sidecar", source })?;
-        let reopen = |bytes: Vec<u8>| {
-            let (path, name, key) = (original.to_owned(), file_name.to_owned(), key.clone());
-            async move {
-                blocking(move || manifest::reopen_sidecar(&path, &name, bytes)).await.map_err(|detail| {
-                    SealError::BadRecord {
-                        bucket: self.bucket().to_owned(),
-                        key,
-                        detail: format!("the stored sidecar does not validate against the original: {detail}"),
-                    }
-                })
-            }
-        };
-        let sidecar = if stored.is_some() {
-            reopen(self.get_small("sidecar", &key).await?).await?
-        } else {
-            let (creds, path, name, a) =
-                (self.creds.clone(), original.to_owned(), file_name.to_owned(), assertion.clone());
-            match blocking(move || manifest::sign_original(&creds, &path, &name, &a)).await {
-                // Signed and validated here: validate again only if another attempt's sidecar won.
-                Ok(s) => match self.put_generated("sidecar", &key, s.bytes.clone(), opts).await? {
-                    b if b == s.bytes => s,
-                    b => reopen(b).await?,
-                },
-                Err(e) => {
-                    metrics::manifest("failed");
-                    tracing::warn!(key = original_key, error = %format!("{e:#}"), "no C2PA manifest for the original; the signed seal record binds it");
-                    return Ok((None, none(format!("c2pa could not sign a manifest for this file: {e:#}"))));
-                }
-            }
-        };
-        metrics::manifest("ok");
-        let d = self.digests_of_stored("sidecar", &key).await?;
-        let binding = ManifestBindingV1 {
-            asset_key: original_key.to_owned(),
-            placement: Placement::Sidecar,
-            manifest_key: Some(key.clone()),
-            hash_binding: HashBinding::from_label(&sidecar.hash_binding),
-            manifest_label: sidecar.label.clone(),
-            reason: None,
-        };
-        Ok((Some((sidecar, package_object(ObjectRole::C2paSidecar, None, key, d))), binding))
-    }
-
-    /// One copy: reused when stored, else fetched, signed (embedded, or a sidecar for formats
-    /// c2pa cannot embed into) and stored.
-    #[allow(clippy::too_many_arguments)]
-    async fn derivative(
-        &self,
-        d: &DerivativeV1,
-        keys: &PackageKeys,
-        original: &Path,
-        sidecar: Option<&Sidecar>,
-        assertion: &RecordingAssertion,
-        spool: &Path,
-        lock: Lock,
-    ) -> Result<(Vec<PackageObjectV1>, ManifestBindingV1), SealError> {
-        let key = keys.derivative(&d.profile, &d.extension);
-        let side_key = manifest::sidecar_key(&key);
-        let format = manifest::c2pa_format(&format!("x.{}", d.extension)).filter(|f| f.starts_with("video/mp4"));
-        let mut objects = Vec::new();
-        let binding =
-            |placement: Placement, hash: &str, label: Option<String>, mk: Option<String>, reason: Option<String>| {
-                ManifestBindingV1 {
-                    asset_key: key.clone(),
-                    placement,
-                    manifest_key: mk,
-                    hash_binding: HashBinding::from_label(hash),
-                    manifest_label: label,
-                    reason,
-                }
-            };
-        let unsigned = |reason: String| binding(Placement::None, "none", None, None, Some(reason));
-        let opts = Self::opts(ObjectRole::Derivative, Some(&format!("video/{}", d.extension)), lock);
-        let side_opts = Self::opts(ObjectRole::C2paSidecar, Some("application/c2pa"), lock);
-        let copy_in = spool.join(format!("{}.in.{}", d.profile, d.extension));
-        let copy_out = spool.join(format!("{}.{}", d.profile, d.extension));
-        let stored =
-            self.store.head(self.bucket(), &key).await.map_err(|source| SealError::Store { what: "copy", source })?;
-
-        // Embedded manifest (MP4).
-        if let (Some(format), Some(side)) = (format, sidecar) {
-            let (digests, fresh_check) = if stored.is_some() {
-                (self.fetch_stored("copy", &key, &copy_out).await?, None)
-            } else {
-                let fetched = self.fetch("copy", &d.object, &copy_in).await?;
-                let (creds, i, o, p, orig, s, a) = (
-                    self.creds.clone(),
-                    copy_in.clone(),
-                    copy_out.clone(),
-                    d.profile.clone(),
-                    original.to_owned(),
-                    side.clone(),
-                    assertion.clone(),
-                );
-                match blocking(move || manifest::sign_copy(&creds, &i, &o, format, &p, &orig, &s, &a)).await {
-                    Ok(check) => {
-                        let path = copy_out.clone();
-                        let dg = blocking(move || object_store::hash_file(&path))
-                            .await
-                            .map_err(|e| SealError::Local { what: "hash the signed copy", detail: e.to_string() })?;
-                        match self.put_file("copy", &key, &copy_out, dg, &opts).await {
-                            Ok(dg) => (dg, Some(check)),
-                            // Another delivery of this job stored its signed copy first (copies
-                            // are signed anew each time, so bytes differ): use the winner's,
-                            // validated below like any stored copy.
-                            Err(SealError::Store { source: StoreError::Conflict { .. }, .. }) => {
-                                tracing::info!(
-                                    key,
-                                    "another attempt stored this copy first; validating and reusing it"
-                                );
-                                (self.fetch_stored("copy", &key, &copy_out).await?, None)
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    Err(e) => {
-                        metrics::manifest("failed");
-                        tracing::warn!(key, error = %format!("{e:#}"), "copy stored without a manifest");
-                        let dg = self.put_file("copy", &key, &copy_in, fetched, &opts).await?;
-                        objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
-                        return Ok((objects, unsigned(format!("c2pa could not sign the copy: {e:#}"))));
-                    }
-                }
-            };
-            objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), digests));
-            if digests.blake3 == d.object.blake3 {
-                // The copy exactly as the transcoder made it: an earlier attempt could not sign it
-                // and stored it unsigned on purpose.
-                metrics::manifest("failed");
-                return Ok((objects, unsigned("c2pa could not sign the copy (earlier attempt)".into())));
-            }
-            // A copy signed now was validated by `sign_copy`; one an earlier attempt stored is
-            // validated here.
-            let check = match fresh_check {
-                Some(c) => c,
-                None => {
-                    let (path, fmt) = (copy_out.clone(), format);
-                    blocking(move || manifest::read_embedded(&path, fmt, None)).await
-                }
-            };
-            if !check.failures.is_empty() {
-                return Err(SealError::BadRecord {
-                    bucket: self.bucket().to_owned(),
-                    key,
-                    detail: format!("the stored copy's manifest does not validate: {}", check.failures.join("; ")),
-                });
-            }
-            metrics::manifest("ok");
-            return Ok((objects, binding(Placement::Embedded, &check.hash_binding, check.label, None, None)));
-        }
-
-        // Copy stored as made; a sidecar when the original has one.
-        let dg = self.fetch("copy", &d.object, &copy_in).await?;
-        let dg = self.put_file("copy", &key, &copy_in, dg, &opts).await?;
-        objects.push(package_object(ObjectRole::Derivative, Some(d.profile.clone()), key.clone(), dg));
-        let Some(side) = sidecar else {
-            return Ok((objects, unsigned("the original has no manifest to point back to".into())));
-        };
-        let existing = self
-            .store
-            .head(self.bucket(), &side_key)
-            .await
-            .map_err(|source| SealError::Store { what: "sidecar", source })?;
-        let bytes = if existing.is_some() {
-            self.get_small("sidecar", &side_key).await?
-        } else {
-            let title = key.rsplit('/').next().unwrap_or(&key).to_owned();
-            let (creds, c, p, orig, s, a) = (
-                self.creds.clone(),
-                copy_in.clone(),
-                d.profile.clone(),
-                original.to_owned(),
-                side.clone(),
-                assertion.clone(),
-            );
-            match blocking(move || manifest::sign_copy_sidecar(&creds, &c, &title, &p, &orig, &s, &a)).await {
-                Ok(s) => self.put_generated("sidecar", &side_key, s.bytes, &side_opts).await?,
-                Err(e) => {
-                    metrics::manifest("failed");
-                    return Ok((objects, unsigned(format!("c2pa could not sign the copy: {e:#}"))));
-                }
-            }
-        };
-        let check = {
-            let (c, b) = (copy_in.clone(), bytes.clone());
-            blocking(move || manifest::read_sidecar(&c, manifest::GENERIC_FORMAT, &b, None)).await
-        };
-        if !check.failures.is_empty() {
-            return Err(SealError::BadRecord {
-                bucket: self.bucket().to_owned(),
-                key: side_key,
-                detail: format!("the stored sidecar of the copy does not validate: {}", check.failures.join("; ")),
-            });
-        }
-        metrics::manifest("ok");
-        let sd = self.digests_of_stored("sidecar", &side_key).await?;
-        objects.push(package_object(ObjectRole::C2paSidecar, Some(d.profile.clone()), side_key.clone(), sd));
-        Ok((objects, binding(Placement::Sidecar, &check.hash_binding, check.label, Some(side_key), None)))
-    }
-
-    async fn copy_in(
-        &self,
-        what: &'static str,
-        src: &ObjectV1,
-        key: String,
-        opts: &PutOpts,
-    ) -> Result<PackageObjectV1, SealError> {
-        let started = Instant::now();
-        let stored = self
-            .store
-            .copy_verified(
-                &src.object.bucket,
-                &src.object.key,
-                self.bucket(),
-                &key,
-                Some((src.size_bytes, src.blake3)),
-                opts,
-            )
-            .await
-            .map_err(|source| SealError::Store { what, source })?;
-        if stored.digests.sha256 != src.sha256 {
-            return Err(SealError::Sha256Mismatch {
-                what,
-                expected: src.sha256.to_hex(),
-                actual: stored.digests.sha256.to_hex(),
-            });
-        }
-        if stored.created {
-            metrics::stored(stored.digests.size, started.elapsed().as_secs_f64());
-        }
-        Ok(package_object(ObjectRole::ContinuityReport, None, key, stored.digests))
-    }
-
-    async fn read_back(&self, o: &PackageObjectV1) -> Result<(), SealError> {
-        let bucket = self.bucket();
-        let head = self
-            .store
-            .head(bucket, &o.key)
-            .await
-            .map_err(|source| SealError::Store { what: "package object", source })?;
-        match head {
-            Some(h) if h.size == o.size_bytes => Ok(()),
-            other => Err(SealError::ReadBack {
-                what: "package object",
-                bucket: bucket.to_owned(),
-                key: o.key.clone(),
-                detail: other
-                    .map_or_else(|| "missing".to_owned(), |h| format!("{} bytes, expected {}", h.size, o.size_bytes)),
-            }),
-        }
-    }
-
+    /// Stores every object of a new package (original, continuity report, manifests, copies),
+    /// reads them back, and returns the record that describes them.
     async fn build(&self, job: &SealJobV1, keys: &PackageKeys) -> Result<SealRecordV1, SealError> {
         let spool_root = &self.cfg.seal.spool_dir;
         std::fs::create_dir_all(spool_root).map_err(|e| SealError::Local {
@@ -505,55 +134,42 @@ impl SealHandler {
         let sealed_at = Utc::now();
         let (retention, lock) = self.retention(sealed_at);
         let r = &job.request;
+        let opts = |role, content_type| EvidenceBucket::opts(role, content_type, lock);
 
         // 1. The original, byte for byte.
         let orig_path: PathBuf = spool.path().join("original");
-        let od = self.fetch("original", &job.original, &orig_path).await?;
+        let od = self.bucket.fetch("original", &job.original, &orig_path).await?;
         let original_key = keys.original(&r.file_name);
-        let od = self
-            .put_file("original", &original_key, &orig_path, od, &Self::opts(ObjectRole::Original, None, lock))
-            .await?;
-        let mut objects = vec![package_object(ObjectRole::Original, None, original_key.clone(), od)];
+        let od =
+            self.bucket.put_file("original", &original_key, &orig_path, od, &opts(ObjectRole::Original, None)).await?;
+        let mut objects = vec![package::object(ObjectRole::Original, None, original_key.clone(), od)];
         failpoint("after_original");
 
         // 2. The continuity report.
         let report = self
+            .bucket
             .copy_in(
                 "continuity report",
+                ObjectRole::ContinuityReport,
                 &job.scan_report,
                 keys.continuity_report(),
-                &Self::opts(ObjectRole::ContinuityReport, Some("application/json"), lock),
+                &opts(ObjectRole::ContinuityReport, Some("application/json")),
             )
             .await?;
-        let assertion = RecordingAssertion {
-            evidence_id: job.evidence_id,
-            station_id: r.station_id.clone(),
-            device_id: r.device_id.clone(),
-            officer_id: r.officer_id.clone(),
-            file_name: r.file_name.clone(),
-            recorded_start: r.recorded_start,
-            recorded_end: r
-                .recorded_start
-                .filter(|_| job.scan.duration_ns > 0)
-                .map(|s| s + chrono::Duration::nanoseconds(i64::try_from(job.scan.duration_ns).unwrap_or(i64::MAX))),
-            docked_at: r.docked_at,
-            ingested_at: job.ingested_at,
-            original_size: od.size,
-            original_blake3: od.blake3,
-            original_sha256: od.sha256,
-            continuity_verdict: job.scan.verdict,
-            continuity_readable: job.scan.readable,
-            continuity_findings: job.scan.findings,
-            continuity_report_blake3: report.blake3,
-            continuity_report_sha256: report.sha256,
-        };
-        let report_blake3 = report.blake3;
+        let facts = package::Facts::of_job(job, sealed_at, retention, report.blake3);
+        let assertion = facts.assertion(&od, &report);
         objects.push(report);
 
         // 3. Manifests: the original's sidecar, then each copy.
-        let side_opts = Self::opts(ObjectRole::C2paSidecar, Some("application/c2pa"), lock);
-        let (sidecar, original_binding) =
-            self.original_sidecar(&orig_path, &original_key, &r.file_name, &assertion, &side_opts).await?;
+        let (sidecar, original_binding) = self
+            .original_sidecar(
+                &orig_path,
+                &original_key,
+                &r.file_name,
+                &assertion,
+                &opts(ObjectRole::C2paSidecar, Some("application/c2pa")),
+            )
+            .await?;
         failpoint("after_sidecar");
         let mut manifests = vec![original_binding];
         let sidecar = sidecar.map(|(s, o)| {
@@ -568,66 +184,31 @@ impl SealHandler {
         }
         failpoint("after_copies");
         for o in &objects {
-            self.read_back(o).await?;
+            self.bucket.read_back(o).await?;
         }
-        let all = manifests.iter().all(|m| m.placement != Placement::None);
-        let any = manifests.iter().any(|m| m.placement != Placement::None);
-        Ok(SealRecordV1 {
-            schema: SealRecordSchema,
-            evidence_id: job.evidence_id,
-            station_id: r.station_id.clone(),
-            device_id: r.device_id.clone(),
-            officer_id: r.officer_id.clone(),
-            file_name: r.file_name.clone(),
-            recorded_start: r.recorded_start,
-            docked_at: r.docked_at,
-            uploaded_at: r.uploaded_at,
-            ingested_at: job.ingested_at,
-            sealed_at,
-            sealed_by: format!("sealer {}", env!("CARGO_PKG_VERSION")),
-            bucket: self.bucket().to_owned(),
-            prefix: keys.prefix.clone(),
-            objects,
-            continuity: ContinuityV1 {
-                verdict: job.scan.verdict,
-                readable: job.scan.readable,
-                complete: job.scan.complete,
-                findings: job.scan.findings,
-                report_blake3,
-            },
-            decisions: job.decisions.clone(),
-            provenance: ProvenanceV1 {
-                c2pa: evidence_contracts::seal::C2paSummary::of(all, any),
-                signature: None,
-                signer: Some(self.creds.subject().to_owned()),
-                signer_sha256: Some(self.creds.cert_sha256().to_owned()),
-                assertion_label: Some(manifest::ASSERTION_LABEL.into()),
-                manifests,
-            },
-            retention: Some(retention),
-            deadline: job.deadline.clone(),
-        })
+        let signer = package::Signer {
+            subject: self.creds.subject().to_owned(),
+            cert_sha256: self.creds.cert_sha256().to_owned(),
+        };
+        Ok(package::seal_record(facts, keys, &self.bucket.name, objects, manifests, &signer))
     }
 
     /// The stored `seal.json` bytes, writing the record first when the package is new.
     async fn record(&self, job: &SealJobV1, keys: &PackageKeys) -> Result<(Vec<u8>, SealRecordV1, bool), SealError> {
         let key = keys.seal_record();
-        let exists = self
-            .store
-            .head(self.bucket(), &key)
-            .await
-            .map_err(|source| SealError::Store { what: "seal record", source })?;
+        let exists = self.bucket.head("seal record", &key).await?;
         let fresh = if exists.is_none() {
             let r = self.build(job, keys).await?;
             let body = Bytes::from(serde_json::to_vec_pretty(&r).expect("record serialises"));
             let (_, lock) = self.retention(r.sealed_at);
             match self
+                .bucket
                 .store
                 .put_bytes(
-                    self.bucket(),
+                    &self.bucket.name,
                     &key,
                     body,
-                    &Self::opts(ObjectRole::SealRecord, Some("application/json"), lock),
+                    &EvidenceBucket::opts(ObjectRole::SealRecord, Some("application/json"), lock),
                 )
                 .await
             {
@@ -639,9 +220,9 @@ impl SealHandler {
         } else {
             false
         };
-        let bytes = self.get_small("seal record", &key).await?;
+        let bytes = self.bucket.get_small("seal record", &key).await?;
         let record: SealRecordV1 = serde_json::from_slice(&bytes).map_err(|e| SealError::BadRecord {
-            bucket: self.bucket().to_owned(),
+            bucket: self.bucket.name.clone(),
             key: key.clone(),
             detail: e.to_string(),
         })?;
@@ -681,18 +262,19 @@ impl Handler for SealHandler {
         let sig_body = serde_json::to_vec_pretty(&sig).expect("signature serialises");
         let (_, lock) = self.retention(record.sealed_at);
         let stored_sig = self
+            .bucket
             .put_generated(
                 "seal signature",
                 &sig_key,
                 sig_body,
-                &Self::opts(ObjectRole::Signature, Some("application/json"), lock),
+                &EvidenceBucket::opts(ObjectRole::Signature, Some("application/json"), lock),
             )
             .await?;
         let stored: evidence_contracts::seal::SignatureV1 = serde_json::from_slice(&stored_sig).map_err(|e| {
-            SealError::BadRecord { bucket: self.bucket().to_owned(), key: sig_key.clone(), detail: e.to_string() }
+            SealError::BadRecord { bucket: self.bucket.name.clone(), key: sig_key.clone(), detail: e.to_string() }
         })?;
         crate::credentials::verify(&stored, &bytes, &[]).map_err(|detail| SealError::BadRecord {
-            bucket: self.bucket().to_owned(),
+            bucket: self.bucket.name.clone(),
             key: sig_key.clone(),
             detail: format!("the stored signature does not verify over seal.json: {detail}"),
         })?;

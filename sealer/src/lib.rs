@@ -14,6 +14,7 @@
 //! Invariant: only this crate writes the evidence bucket, and only with put-if-absent.
 
 pub mod access;
+mod bucket;
 pub mod config;
 pub mod credentials;
 pub mod error;
@@ -25,6 +26,8 @@ pub mod ledger;
 pub mod local;
 pub mod manifest;
 pub mod metrics;
+pub mod package;
+mod provenance;
 pub mod retain;
 pub mod verify;
 
@@ -33,7 +36,6 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use evidence_contracts::subjects;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::telemetry::{self, Health};
 
 pub use config::Config;
 
@@ -42,14 +44,7 @@ pub use config::Config;
 /// # Errors
 /// Bad config, unreachable NATS or S3 at start-up.
 pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> {
-    let cfg = Config::load(&args)?;
-    if args.print_config {
-        println!("{}", worker_runtime::config::to_toml(&cfg));
-        return Ok(());
-    }
-    telemetry::init_logging(&cfg.telemetry);
-    let shutdown = worker_runtime::shutdown::on_signal();
-    run(cfg, shutdown).await
+    worker_runtime::startup::main_run::<Config, _, _>(args, run).await
 }
 
 /// Runs the worker until `shutdown`.
@@ -63,14 +58,12 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             "SEALER_FAILPOINT is set but this sealer is built without failpoints (a production build): ignored"
         );
     }
-    let health = Health::default();
-    telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
-    let client = worker_runtime::nats::connect(&cfg.nats, "sealer").await?;
-    health.set("nats", true, cfg.nats.url.clone());
-    let js = worker_runtime::nats::jetstream(
-        &client,
+    let (health, js) = worker_runtime::startup::serve_and_connect(
+        "sealer",
+        &cfg.telemetry,
         &cfg.nats,
         &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::LEDGER_STREAM, subjects::RECEIPTS_STREAM],
+        &shutdown,
     )
     .await?;
     // A refused key or a missing bucket keeps the sealer up and waiting (startup.rs); the store is

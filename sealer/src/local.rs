@@ -10,15 +10,13 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use evidence_contracts::keys::{PackageKeys, check_file_name};
 use evidence_contracts::report::ScanReportV1;
-use evidence_contracts::seal::{
-    ContinuityV1, HashBinding, ManifestBindingV1, ObjectRole, PackageObjectV1, Placement, ProvenanceV1,
-    SealRecordSchema, SealRecordV1,
-};
+use evidence_contracts::seal::{ContinuityV1, ObjectRole, Placement};
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId};
 use object_store::{Digests, StreamHasher};
 
 use crate::credentials::Credentials;
-use crate::manifest::{self, RecordingAssertion};
+use crate::manifest;
+use crate::package::{self, Facts, binding, object as obj, unsigned};
 
 /// `sealer seal` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -84,10 +82,6 @@ fn copy_hashing(src: &Path, dst: &Path) -> anyhow::Result<Digests> {
     Ok(h.finish())
 }
 
-fn obj(role: ObjectRole, profile: Option<String>, key: String, d: Digests) -> PackageObjectV1 {
-    PackageObjectV1 { role, profile, key, size_bytes: d.size, blake3: d.blake3, sha256: d.sha256 }
-}
-
 /// Builds a package folder `<out>/<evidence prefix>` and prints its path.
 ///
 /// # Errors
@@ -149,27 +143,27 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             c
         }
     };
-    let report_obj = objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).cloned();
-    let report_sha = report_obj.as_ref().map(|o| o.sha256).unwrap_or(evidence_contracts::Sha256Digest([0; 32]));
-    let assertion = RecordingAssertion {
+    let facts = Facts {
         evidence_id: id,
-        station_id: station.clone(),
-        device_id: device.clone(),
-        officer_id: officer.clone(),
+        station_id: station,
+        device_id: device,
+        officer_id: officer,
         file_name: name.clone(),
         recorded_start: a.recorded_start,
         recorded_end: None,
         docked_at: now,
+        uploaded_at: now,
         ingested_at: now,
-        original_size: digests.size,
-        original_blake3: digests.blake3,
-        original_sha256: digests.sha256,
-        continuity_verdict: continuity.verdict,
-        continuity_readable: continuity.readable,
-        continuity_findings: continuity.findings,
-        continuity_report_blake3: continuity.report_blake3,
-        continuity_report_sha256: report_sha,
+        sealed_at: now,
+        sealed_by: format!("sealer {} (local)", env!("CARGO_PKG_VERSION")),
+        continuity,
+        decisions,
+        retention: None,
+        deadline: None,
     };
+    let report =
+        objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).cloned().context("the report object")?;
+    let assertion = facts.assertion(&digests, &report);
     let original_path = rel(&keys.original(&name));
     let mut manifests = Vec::new();
     let side_key = manifest::sidecar_key(&keys.original(&name));
@@ -188,12 +182,11 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
                 Some(side_key),
                 &s.hash_binding,
                 s.label.clone(),
-                None,
             ));
             Some(s)
         }
         Err(e) => {
-            manifests.push(binding(&keys.original(&name), Placement::None, None, "none", None, Some(format!("{e:#}"))));
+            manifests.push(unsigned(&keys.original(&name), format!("{e:#}")));
             None
         }
     };
@@ -208,7 +201,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
             (Some(side), Some(format)) => {
                 let check =
                     manifest::sign_copy(&creds, file, &rel(&key), format, profile, &original_path, side, &assertion)?;
-                manifests.push(binding(&key, Placement::Embedded, None, &check.hash_binding, check.label, None));
+                manifests.push(binding(&key, Placement::Embedded, None, &check.hash_binding, check.label));
                 objects.push(obj(
                     ObjectRole::Derivative,
                     Some(profile.clone()),
@@ -230,53 +223,17 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
                     sk.clone(),
                     object_store::hash_file(&rel(&sk))?,
                 ));
-                manifests.push(binding(&key, Placement::Sidecar, Some(sk), &s.hash_binding, s.label, None));
+                manifests.push(binding(&key, Placement::Sidecar, Some(sk), &s.hash_binding, s.label));
             }
             (None, _) => {
                 let d = copy_hashing(file, &rel(&key))?;
                 objects.push(obj(ObjectRole::Derivative, Some(profile.clone()), key.clone(), d));
-                manifests.push(binding(
-                    &key,
-                    Placement::None,
-                    None,
-                    "none",
-                    None,
-                    Some("the original has no manifest".into()),
-                ));
+                manifests.push(unsigned(&key, "the original has no manifest".into()));
             }
         }
     }
-    let all = manifests.iter().all(|m| m.placement != Placement::None);
-    let any = manifests.iter().any(|m| m.placement != Placement::None);
-    let record = SealRecordV1 {
-        schema: SealRecordSchema,
-        evidence_id: id,
-        station_id: station,
-        device_id: device,
-        officer_id: officer,
-        file_name: name,
-        recorded_start: a.recorded_start,
-        docked_at: now,
-        uploaded_at: now,
-        ingested_at: now,
-        sealed_at: now,
-        sealed_by: format!("sealer {} (local)", env!("CARGO_PKG_VERSION")),
-        bucket: String::new(),
-        prefix: keys.prefix.clone(),
-        objects,
-        continuity,
-        decisions,
-        provenance: ProvenanceV1 {
-            c2pa: evidence_contracts::seal::C2paSummary::of(all, any),
-            signature: None,
-            signer: Some(creds.subject().to_owned()),
-            signer_sha256: Some(creds.cert_sha256().to_owned()),
-            assertion_label: Some(manifest::ASSERTION_LABEL.into()),
-            manifests,
-        },
-        retention: None,
-        deadline: None,
-    };
+    let signer = package::Signer { subject: creds.subject().to_owned(), cert_sha256: creds.cert_sha256().to_owned() };
+    let record = package::seal_record(facts, &keys, "", objects, manifests, &signer);
     let body = serde_json::to_vec_pretty(&record)?;
     write_new(&rel(&keys.seal_record()), &body)?;
     let sig = creds.sign(&keys.seal_record(), &body);
@@ -294,22 +251,4 @@ fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
-}
-
-fn binding(
-    asset: &str,
-    placement: Placement,
-    manifest_key: Option<String>,
-    hash: &str,
-    label: Option<String>,
-    reason: Option<String>,
-) -> ManifestBindingV1 {
-    ManifestBindingV1 {
-        asset_key: asset.to_owned(),
-        placement,
-        manifest_key,
-        hash_binding: HashBinding::from_label(hash),
-        manifest_label: label,
-        reason,
-    }
 }

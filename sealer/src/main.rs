@@ -107,7 +107,7 @@ enum Cmd {
 }
 
 fn load_config(e: &Endpoints) -> anyhow::Result<sealer::Config> {
-    sealer::Config::load(&e.run_args())
+    <sealer::Config as worker_runtime::startup::WorkerConfig>::load(&e.run_args())
 }
 
 use sealer::access::parse_id;

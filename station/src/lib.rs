@@ -5,6 +5,7 @@
 //! prints each recording's `EvidenceSealedV1` (one JSON document per line on stdout) — the
 //! moment the station may release the file from the camera.
 //!
+//! Both speak the producer protocol of [`edge`] (landing upload, ingest request, receipts).
 //! `station dock` ([`dock`]) is the long-running agent: slots, bindings, resumable uploads,
 //! docking records, receipts. `station credentials` ([`creds`]) makes a station's NKey and its
 //! server-side permissions.
@@ -23,11 +24,9 @@ use anyhow::{Context, bail};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use chrono::{DateTime, Utc};
 use evidence_contracts::events::{EvidenceRejectedV1, EvidenceSealedV1};
-use evidence_contracts::ingest::{IngestRequestSchema, IngestRequestV1};
-use evidence_contracts::keys::{self, ObjectRef, check_file_name};
+use evidence_contracts::keys::check_file_name;
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId, decode, subjects};
 use futures::StreamExt;
-use object_store::PutOpts;
 
 pub use config::Config;
 
@@ -115,6 +114,7 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
     let client = worker_runtime::nats::connect(&cfg.nats, &format!("station-{station}")).await?;
     let js = worker_runtime::nats::jetstream(&client, &cfg.nats, &[subjects::INGEST_STREAM, subjects::EVENTS_STREAM])
         .await?;
+    let edge = edge::Edge::new(station.clone(), store, js.clone());
 
     // Subscribe before publishing so no event can slip between push and wait.
     let events = if a.wait {
@@ -140,46 +140,29 @@ pub async fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
     for path in &a.files {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         check_file_name(&name).with_context(|| format!("{}", path.display()))?;
-        let meta = std::fs::metadata(path).with_context(|| format!("open {}", path.display()))?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i128);
-        let key =
-            keys::landing(&station, &device, &keys::upload_id(&station, &device, &name, meta.len(), mtime), &name);
-        let opts = PutOpts {
-            metadata: vec![
-                ("station".into(), station.to_string()),
-                ("device".into(), device.to_string()),
-                ("officer".into(), officer.to_string()),
-            ],
-            ..Default::default()
-        };
-        let stored = store.upload_file(&cfg.s3.working_bucket, &key, path, None, &opts).await?;
-        if stored.digests.size != meta.len() {
+        let (size, mtime) = object_store::file_identity(path).with_context(|| format!("open {}", path.display()))?;
+        let key = edge.landing_key(&device, &name, size, mtime);
+        let stored = edge.upload_once(&key, path, &device, &officer).await?;
+        if stored.digests.size != size {
             bail!(
-                "{} changed size while it was uploaded ({} → {} bytes); push it again",
+                "{} changed size while it was uploaded ({size} → {} bytes); push it again",
                 path.display(),
-                meta.len(),
                 stored.digests.size
             );
         }
-        let req = IngestRequestV1 {
-            schema: IngestRequestSchema,
-            station_id: station.clone(),
-            device_id: device.clone(),
-            officer_id: officer.clone(),
+        let req = edge.request(edge::Recording {
+            device: device.clone(),
+            officer: officer.clone(),
             file_name: name.clone(),
-            size_bytes: stored.digests.size,
+            key,
+            size: stored.digests.size,
             blake3: stored.digests.blake3,
-            landing: ObjectRef { bucket: cfg.s3.working_bucket.clone(), key },
             recorded_start: a.recorded_start,
             docked_at,
             uploaded_at: Utc::now(),
             segment: None,
-        };
-        let duplicate = worker_runtime::nats::publish(&js, &req).await?;
+        });
+        let duplicate = edge.announce(&req).await?;
         let id = req.evidence_id();
         eprintln!(
             "pushed {} ({} bytes, blake3 {}) evidence_id={id}{}",

@@ -39,7 +39,7 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     ),
     backoffs: m::counter_vec(
         "evidence_station_backoffs_total",
-        "Times the agent backed off (busy, storage_full, unreachable, other).",
+        "Times the agent backed off (busy, storage_full, unreachable, refused_credentials, device_read, other).",
         &["station", "reason"],
     ),
     dockings: m::counter_vec("evidence_station_dockings_total", "Devices docked and recorded.", &["station"]),
@@ -82,7 +82,7 @@ pub fn init(station: &str) {
     uploaded(station, 0, 0);
     files(station, &[], 0);
     M.dockings.with_label_values(&[station]).inc_by(0);
-    for r in ["busy", "storage_full", "unreachable", "other"] {
+    for r in ["busy", "storage_full", "unreachable", "refused_credentials", "device_read", "other"] {
         M.backoffs.with_label_values(&[station, r]).inc_by(0);
     }
     for r in ["changed", "invalid_name", "unbound", "rejected"] {

@@ -61,7 +61,7 @@ fn undocumented(text: &str) -> Vec<String> {
 fn every_flag_of_every_command_has_a_help_line() {
     let mut missing = Vec::new();
     let mut seen = 0;
-    for name in ["sealer", "auditor", "station", "ingest-worker", "transcoder"] {
+    for name in ["sealer", "auditor", "station", "ingest-worker", "transcoder", "recorder", "dev-s3"] {
         let bin = workspace_bin(name).unwrap();
         let mut todo: Vec<Vec<String>> = vec![Vec::new()];
         while let Some(args) = todo.pop() {

@@ -1,4 +1,4 @@
-//! A fixed camera over RTSP (`ingest-worker record`) against a live RTSP server started by the
+//! A fixed camera over RTSP (`recorder`) against a live RTSP server started by the
 //! test, with a camera outage in the middle: every segment is sealed, and the outage is one
 //! `gap_between_files` finding whose length matches the time the camera was down.
 
@@ -29,7 +29,7 @@ pub(crate) fn camera_with(port: u16, extra: &[&str]) -> Worker {
     w
 }
 
-/// `ingest-worker record` on the test camera at `port`: 2 s segments, quick reconnects.
+/// `recorder` on the test camera at `port`: 2 s segments, quick reconnects.
 pub(crate) fn spawn_recorder(p: &Pipeline, port: u16, spool: &std::path::Path) -> Worker {
     spawn_recorder_with(p, port, spool, &[])
 }
@@ -39,9 +39,8 @@ pub(crate) fn spawn_recorder_with(p: &Pipeline, port: u16, spool: &std::path::Pa
     let cfg = p.config_path("station").display().to_string();
     let url = format!("rtsp://127.0.0.1:{port}/cam");
     let spool_s = spool.display().to_string();
-    let bin = workspace_bin("ingest-worker").expect("ingest-worker binary");
+    let bin = workspace_bin("recorder").expect("recorder binary");
     let mut args = vec![
-        "record",
         "--config",
         &cfg,
         "--url",
@@ -233,4 +232,50 @@ async fn a_camera_with_audio_is_recorded_with_its_audio_and_mismatches_are_named
         }
     }
     assert_eq!(with_audio_segments, n1, "the first session's segments all carry audio");
+}
+
+/// A segment whose bytes on the recorder's disk change after it was handed on is still sealed
+/// (the sealed bytes are the uploaded ones), but the recorder does not delete it: its bytes no
+/// longer derive the sealed evidence id. The untouched segments are deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_changed_on_disk_after_its_upload_is_sealed_but_not_deleted() {
+    let mut p = Pipeline::new().expect("servers start");
+    let port = free_port();
+    let mut cam = camera(port);
+    let spool = p.dir.path().join("recorder");
+    // The workers are not running yet: the segments wait for their receipts.
+    let mut rec = spawn_recorder(&p, port, &spool);
+    rec.wait_for_line("segment handed on", Duration::from_secs(60)).expect("first segment");
+    rec.wait_for_line("segment handed on", Duration::from_secs(30)).expect("second segment");
+    let dir = spool.join("ROOM-101");
+    let first = std::fs::read_to_string(dir.join("session.json")).expect("session state");
+    let session: serde_json::Value = serde_json::from_str(&first).expect("session json");
+    let waiting: Vec<String> = session["waiting"].as_object().expect("waiting segments").keys().cloned().collect();
+    assert!(waiting.len() >= 2, "{first}");
+    // Same size, one byte different: a bit flip on the recorder's disk.
+    let tampered = dir.join(&waiting[0]);
+    let mut bytes = std::fs::read(&tampered).expect("segment");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&tampered, &bytes).expect("tamper");
+
+    p.start_all().expect("workers start");
+    rec.wait_for_line("segment sealed, but not deleted", Duration::from_secs(180)).expect("kept");
+    let deleted_other = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if !dir.join(&waiting[1]).exists() || Instant::now() > deadline {
+                break !dir.join(&waiting[1]).exists();
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let code = rec.terminate(Duration::from_secs(30)).expect("recorder stops");
+    let log = rec.log_text();
+    cam.kill9();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(tampered.exists(), "a segment that is not the sealed bytes is kept\n{log}");
+    let done = std::fs::read_to_string(dir.join(format!("{}.done", waiting[0]))).expect("done marker");
+    assert!(done.starts_with("Sealed") && done.contains("not what was sealed"), "{done}");
+    assert!(deleted_other, "the untouched segment {} is deleted after sealing\n{log}", waiting[1]);
 }

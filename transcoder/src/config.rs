@@ -165,17 +165,6 @@ pub struct Config {
 
 impl Config {
     /// # Errors
-    /// Unreadable file, unknown key, invalid value (named).
-    pub fn load(args: &worker_runtime::cli::RunArgs) -> anyhow::Result<Self> {
-        let mut cfg: Config = worker_runtime::config::load_toml(args.endpoints.config.as_deref())?;
-        if let Some(ep) = args.apply(&mut cfg.nats, &mut cfg.telemetry) {
-            cfg.s3.endpoint = Some(ep);
-        }
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// # Errors
     /// Names the offending key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.consumer.validate()?;
@@ -195,6 +184,19 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl worker_runtime::startup::WorkerConfig for Config {
+    fn shared(
+        &mut self,
+    ) -> (&mut worker_runtime::config::NatsConfig, &mut worker_runtime::config::TelemetryConfig, &mut Option<String>)
+    {
+        (&mut self.nats, &mut self.telemetry, &mut self.s3.endpoint)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        Config::validate(self)
     }
 }
 

@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use evidence_contracts::subjects;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::telemetry::{self, Health};
 
 pub use config::Config;
 
@@ -34,14 +33,7 @@ pub use config::Config;
 /// # Errors
 /// Bad config or profiles, unreachable NATS or S3 at start-up.
 pub async fn main_run(args: worker_runtime::cli::RunArgs) -> anyhow::Result<()> {
-    let cfg = Config::load(&args)?;
-    if args.print_config {
-        println!("{}", worker_runtime::config::to_toml(&cfg));
-        return Ok(());
-    }
-    telemetry::init_logging(&cfg.telemetry);
-    let shutdown = worker_runtime::shutdown::on_signal();
-    run(cfg, shutdown).await
+    worker_runtime::startup::main_run::<Config, _, _>(args, run).await
 }
 
 /// Runs the worker until `shutdown`.
@@ -53,14 +45,12 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     gst_support::pipeline::prefer_native_decoders();
     let profiles = profile::load_policy(&cfg)?;
     metrics::init(&cfg.policy.all_profiles());
-    let health = Health::default();
-    telemetry::serve(cfg.telemetry.listen, health.clone(), shutdown.clone()).await?;
-    let client = worker_runtime::nats::connect(&cfg.nats, "transcoder").await?;
-    health.set("nats", true, cfg.nats.url.clone());
-    let js = worker_runtime::nats::jetstream(
-        &client,
+    let (health, js) = worker_runtime::startup::serve_and_connect(
+        "transcoder",
+        &cfg.telemetry,
         &cfg.nats,
         &[subjects::PIPELINE_STREAM, subjects::EVENTS_STREAM, subjects::RECEIPTS_STREAM],
+        &shutdown,
     )
     .await?;
     let store = worker_runtime::startup::until_configured(

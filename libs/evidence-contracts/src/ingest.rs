@@ -40,7 +40,7 @@ pub struct IngestRequestV1 {
     pub segment: Option<SegmentV1>,
 }
 
-/// One segment of a recording session cut into files by the recorder (`ingest-worker record`).
+/// One segment of a recording session cut into files by the RTSP recorder (`recorder`).
 /// Times are the recorder's clock (NTP-disciplined), taken from the pipeline clock when the
 /// first and last frame of the segment arrived.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

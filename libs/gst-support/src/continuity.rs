@@ -944,7 +944,6 @@ pub fn session(
     name_format: &str,
     tolerance_s: f64,
 ) -> (Vec<usize>, Option<TimeSource>, Vec<evidence_contracts::report::SessionFinding>, Vec<String>) {
-    use evidence_contracts::report::{SessionFinding, SessionFindingKind};
     let container: Vec<Option<chrono::NaiveDateTime>> =
         files.iter().map(|f| f.recorded_start.map(|t| t.naive_utc())).collect();
     let named: Vec<Option<chrono::NaiveDateTime>> = files.iter().map(|f| time_in_name(&f.name, name_format)).collect();
@@ -964,21 +963,46 @@ pub fn session(
         let (Some(sa), Some(sb)) = (starts[a], starts[b]) else { continue };
         let end_a = sa + chrono::Duration::milliseconds((files[a].duration_s * 1000.0).round() as i64);
         let d = (sb - end_a).num_milliseconds() as f64 / 1000.0;
-        let kind = if d > tolerance_s {
-            SessionFindingKind::GapBetweenFiles
-        } else if d < -tolerance_s {
-            SessionFindingKind::OverlapBetweenFiles
-        } else {
-            continue;
-        };
-        findings.push(SessionFinding {
-            kind,
-            after: files[a].name.clone(),
-            before: files[b].name.clone(),
-            duration_s: d.abs(),
-        });
+        findings.extend(between_files(&files[a].name, &files[b].name, d, tolerance_s));
     }
     (order, source, findings, unplaced)
+}
+
+/// The session rule between two consecutive files: `hole_s` seconds from the end of `after` to
+/// the start of `before` is a gap beyond `tolerance_s`, an overlap below `-tolerance_s`, and
+/// nothing within it. Used for a session scanned at once ([`session`]) and for a recorder's
+/// segment, whose hole before it is known from its predecessor.
+pub fn between_files(
+    after: &str,
+    before: &str,
+    hole_s: f64,
+    tolerance_s: f64,
+) -> Option<evidence_contracts::report::SessionFinding> {
+    use evidence_contracts::report::{SessionFinding, SessionFindingKind};
+    let kind = if hole_s > tolerance_s {
+        SessionFindingKind::GapBetweenFiles
+    } else if hole_s < -tolerance_s {
+        SessionFindingKind::OverlapBetweenFiles
+    } else {
+        return None;
+    };
+    Some(SessionFinding { kind, after: after.to_owned(), before: before.to_owned(), duration_s: hole_s.abs() })
+}
+
+/// The report of one file with the session findings before it (a segment's hole since its
+/// predecessor), and its short form: the file's figures, the report's verdict, every finding
+/// counted.
+pub fn file_with_findings(
+    tool: &str,
+    file: FileReport,
+    before: Vec<evidence_contracts::report::SessionFinding>,
+    tolerance: u64,
+) -> (evidence_contracts::report::ScanReportV1, evidence_contracts::transcode::ScanSummaryV1) {
+    let mut short = summary(&file);
+    short.findings = short.findings.saturating_add(u32::try_from(before.len()).unwrap_or(u32::MAX));
+    let report = scan_report(tool, vec![file], before, tolerance);
+    short.verdict = report.verdict;
+    (report, short)
 }
 
 /// Assembles the report document of one or more files.
@@ -1044,6 +1068,19 @@ pub fn kinds(r: &FileReport) -> Vec<StreamKind> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn between_files_is_a_gap_or_an_overlap_only_beyond_the_tolerance() {
+        use evidence_contracts::report::SessionFindingKind as K;
+        let kind = |hole: f64| between_files("a", "b", hole, 1.0).map(|f| (f.kind, f.duration_s));
+        assert_eq!(kind(0.0), None);
+        assert_eq!(kind(1.0), None);
+        assert_eq!(kind(-1.0), None);
+        assert_eq!(kind(4.25), Some((K::GapBetweenFiles, 4.25)));
+        assert_eq!(kind(-2.5), Some((K::OverlapBetweenFiles, 2.5)));
+        let f = between_files("a.mp4", "b.mp4", 3.0, 1.0).expect("gap");
+        assert_eq!((f.after.as_str(), f.before.as_str()), ("a.mp4", "b.mp4"));
+    }
+
     use super::*;
 
     fn video(pts: impl IntoIterator<Item = u64>, dur: u64) -> Timeline {

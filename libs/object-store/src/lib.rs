@@ -5,19 +5,29 @@
 //! the bytes that pass, put-if-absent, small objects, and mapping SDK errors to [`StoreError`]
 //! with a transient/permanent split. Memory per transfer is bounded by one part.
 //!
+//! One file per job: `client.rs` (the client, error mapping), `read.rs`, `write.rs` (put-if-absent,
+//! multipart), `resumable.rs`, `object_lock.rs` (retention, legal hold, the WORM probe), `chunks.rs`
+//! (block sources), `hashing.rs`, `localfs.rs` (crash-safe local state files).
+//!
 //! Does not own: which keys are used (evidence-contracts::keys) or what a mismatch means for a
 //! job (the workers decide).
 
+mod chunks;
+mod client;
 mod config;
 mod error;
 mod hashing;
+mod localfs;
+mod object_lock;
+mod read;
 mod resumable;
-mod store;
+mod write;
 
+pub use client::{Head, Store};
 pub use config::S3Config;
 pub use error::{Asked, StoreError, config_fault_in};
 pub use hashing::{Digests, StreamHasher, blake3_file, hash_file};
-pub use resumable::{
-    PartState, ResumeError, UploadOutcome, UploadState, file_identity, read_state, write_json_durably, write_state,
-};
-pub use store::{Head, Lock, PutOpts, Store, Stored, WormProbe};
+pub use localfs::{file_identity, read_json, write_json_durably};
+pub use object_lock::{Lock, WormProbe};
+pub use resumable::{PartState, ResumeError, UploadOutcome, UploadState, read_state, write_state};
+pub use write::{PutOpts, Stored};

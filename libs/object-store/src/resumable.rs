@@ -19,9 +19,12 @@ use bytes::Bytes;
 use evidence_contracts::Blake3Digest;
 use serde::{Deserialize, Serialize};
 
+use crate::chunks::FileSource;
+use crate::client::Store;
 use crate::error::StoreError;
 use crate::hashing::StreamHasher;
-use crate::store::{FileSource, PutOpts, Store};
+use crate::localfs::{file_identity, write_json_durably};
+use crate::write::PutOpts;
 
 /// Progress of one resumable upload, as kept on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,20 +92,6 @@ impl ResumeError {
     }
 }
 
-/// Size and modification time (ns) of a local file.
-///
-/// # Errors
-/// The file cannot be stat'ed.
-pub fn file_identity(path: &Path) -> std::io::Result<(u64, i128)> {
-    let meta = std::fs::metadata(path)?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i128);
-    Ok((meta.len(), mtime))
-}
-
 /// Reads a state file; `None` when there is none.
 ///
 /// # Errors
@@ -123,31 +112,6 @@ pub fn read_state(path: &Path) -> Result<Option<UploadState>, ResumeError> {
 /// The state directory cannot be written.
 pub fn write_state(path: &Path, st: &UploadState) -> Result<(), ResumeError> {
     write_json_durably(path, st).map_err(|e| ResumeError::State { path: path.to_owned(), detail: e.to_string() })
-}
-
-/// Writes `v` as JSON to `path` so that a crash leaves either the old or the new content, never
-/// a torn file: a temporary file beside it, fsync, rename, fsync of the folder. For the small
-/// state files the station agent and the recorder keep across restarts.
-///
-/// # Errors
-/// The file or its folder cannot be written.
-pub fn write_json_durably<T: serde::Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(".tmp");
-    let tmp = path.with_file_name(name);
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(v).map_err(std::io::Error::other)?)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// ETags compared without quotes; a server that lists parts without ETags (s3s-fs) is taken at
@@ -234,7 +198,7 @@ impl Store {
         let part = usize::try_from(part_size).unwrap_or(16 << 20);
         if size < part_size {
             // One PUT; nothing to resume.
-            use crate::store::ChunkSource as _;
+            use crate::chunks::ChunkSource as _;
             let data = src.fill(part).await?;
             let mut h = StreamHasher::new();
             h.update(&data);
@@ -309,7 +273,7 @@ impl Store {
         let upload_id = st.upload_id.clone().unwrap_or_default();
 
         // Re-read what was sent: same bytes? (and the whole-file hash so far)
-        use crate::store::ChunkSource as _;
+        use crate::chunks::ChunkSource as _;
         let mut whole = StreamHasher::new();
         let mut done = 0u64;
         for p in st.parts.clone() {

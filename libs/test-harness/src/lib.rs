@@ -1,7 +1,7 @@
 //! Test-only helpers, used as a dev-dependency:
 //!
 //! * [`NatsServer`]: a real `nats-server -js` on a free port with its own store dir;
-//! * [`S3Server`]: a real `s3s-fs` on a free port with its own root;
+//! * [`S3Server`]: a real S3 server (`dev-s3`, the `s3s-fs` library) on a free port with its own root;
 //! * [`GarageCluster`]: a real 3-node Garage cluster (replication 3) on loopback;
 //! * [`tls`]: a throw-away PKI, nats-server with TLS, a TLS terminator in front of S3;
 //! * [`media`]: recordings generated with GStreamer (`videotestsrc`/`audiotestsrc`);

@@ -262,7 +262,7 @@ pub(crate) fn s3_config(endpoint: &str) -> object_store::S3Config {
     }
 }
 
-/// A real S3-compatible server (`s3s-fs`) with its own root directory.
+/// A real S3-compatible server (`dev-s3`: the `s3s-fs` library over a folder) with its own root directory.
 pub struct S3Server {
     child: Child,
     pub port: u16,
@@ -275,9 +275,12 @@ impl S3Server {
     /// # Errors
     /// The binary is missing or does not start.
     pub fn start() -> anyhow::Result<Self> {
-        let bin = find_binary("s3s-fs", "S3S_FS_BIN")?;
+        let bin = match std::env::var_os("DEV_S3_BIN") {
+            Some(p) => PathBuf::from(p),
+            None => crate::process::workspace_bin("dev-s3")?,
+        };
         let root = tempfile::tempdir()?;
-        let (child, port) = spawn_on_free_port("s3s-fs", |port| s3s_fs_command(&bin, port, root.path()))?;
+        let (child, port) = spawn_on_free_port("dev-s3", |port| dev_s3_command(&bin, port, root.path()))?;
         Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root, bin })
     }
 
@@ -288,12 +291,12 @@ impl S3Server {
     /// It does not come back (e.g. the port was taken meanwhile).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.stop();
-        let mut child = s3s_fs_command(&self.bin, self.port, self.root.path())
+        let mut child = dev_s3_command(&self.bin, self.port, self.root.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .context("spawn s3s-fs")?;
-        wait_port(self.port, &mut child, "s3s-fs (restart)")?;
+            .context("spawn dev-s3")?;
+        wait_port(self.port, &mut child, "dev-s3 (restart)")?;
         self.child = child;
         Ok(())
     }
@@ -316,7 +319,7 @@ impl Drop for S3Server {
     }
 }
 
-fn s3s_fs_command(bin: &std::path::Path, port: u16, root: &std::path::Path) -> Command {
+fn dev_s3_command(bin: &std::path::Path, port: u16, root: &std::path::Path) -> Command {
     let mut c = Command::new(bin);
     c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])

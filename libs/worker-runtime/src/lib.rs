@@ -23,3 +23,9 @@ pub mod startup;
 pub mod telemetry;
 
 pub use consume::{Delivery, Disposition, Handler, HandlerError, Rejection, consume};
+
+/// A mutex's guard, also after a panic elsewhere poisoned it (the data behind it is plain state
+/// that stays usable; a worker must not stop taking recordings because one task panicked).
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

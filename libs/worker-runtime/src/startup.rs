@@ -57,6 +57,73 @@ where
     }
 }
 
+/// A worker's whole configuration: the shared sections, its own, and how it checks itself.
+/// What [`main_run`] needs to load it the same way for every worker.
+pub trait WorkerConfig: serde::de::DeserializeOwned + serde::Serialize + Default {
+    /// `[nats]`, `[telemetry]`, and `s3.endpoint`, for the command-line overrides.
+    fn shared(&mut self) -> (&mut crate::config::NatsConfig, &mut crate::config::TelemetryConfig, &mut Option<String>);
+    /// Every key checked; the message names the offending one.
+    ///
+    /// # Errors
+    /// An invalid value.
+    fn validate(&self) -> anyhow::Result<()>;
+
+    /// The file (or the embedded defaults) with `--nats-url`, `--s3-endpoint`, `--metrics-addr`
+    /// applied, validated.
+    ///
+    /// # Errors
+    /// Unreadable file, unknown key, invalid value (named).
+    fn load(args: &crate::cli::RunArgs) -> anyhow::Result<Self> {
+        let mut cfg: Self = crate::config::load_toml(args.endpoints.config.as_deref())?;
+        let (nats, telemetry, s3_endpoint) = cfg.shared();
+        if let Some(ep) = args.apply(nats, telemetry) {
+            *s3_endpoint = Some(ep);
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// `<worker> run`: loads the configuration (or, with `--print-config`, prints it and returns),
+/// starts logging, and runs `run` until SIGTERM/SIGINT.
+///
+/// # Errors
+/// An invalid configuration, or what `run` returns.
+pub async fn main_run<C, F, Fut>(args: crate::cli::RunArgs, run: F) -> anyhow::Result<()>
+where
+    C: WorkerConfig,
+    F: FnOnce(C, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let mut cfg = C::load(&args)?;
+    if args.print_config {
+        println!("{}", crate::config::to_toml(&cfg));
+        return Ok(());
+    }
+    crate::telemetry::init_logging(cfg.shared().1);
+    run(cfg, crate::shutdown::on_signal()).await
+}
+
+/// The first steps of every worker: `/metrics` and `/healthz` served, NATS connected (health
+/// check `nats`), and the `streams` it uses there (created from `deploy/nats/streams/` if allowed).
+///
+/// # Errors
+/// The listen address is taken, NATS cannot be reached, a stream is missing and may not be created.
+pub async fn serve_and_connect(
+    name: &str,
+    telemetry: &crate::config::TelemetryConfig,
+    nats: &crate::config::NatsConfig,
+    streams: &[&str],
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Health, async_nats::jetstream::Context)> {
+    let health = Health::default();
+    crate::telemetry::serve(telemetry.listen, health.clone(), shutdown.clone()).await?;
+    let client = crate::nats::connect(nats, name).await?;
+    health.set("nats", true, nats.url.clone());
+    let js = crate::nats::jetstream(&client, nats, streams).await?;
+    Ok((health, js))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! `ingest-worker record`: a fixed camera (interview room, hearing room, CCTV) recorded over
+//! `recorder`: a fixed camera (interview room, hearing room, CCTV) recorded over
 //! RTSP into segments that go through the same ingest path as a docking station's uploads.
 //!
 //! One recorder process per camera. The stream is cut into fragmented-MP4 segments of
@@ -9,8 +9,10 @@
 //! hole between segments into a `gap_between_files` finding with its length: a camera outage or
 //! a network drop is never a silent hole. The recorder reconnects with backoff.
 //!
-//! Segments stay on the recorder's disk until their receipt says sealed (then they are deleted,
-//! unless `--keep-sealed`). A recorder killed mid-segment hands the leftover segment on at its
+//! Each segment goes through the producer protocol of [`edge`], like a docking station's file:
+//! resumable landing upload, ingest request, receipt. Segments stay on the recorder's disk until
+//! their receipt says sealed; then they are deleted (unless `--keep-sealed`) only if their bytes
+//! still derive the sealed evidence id ([`edge::release`]), else kept with the reason. A recorder killed mid-segment hands the leftover segment on at its
 //! next start (its end is the file's last write) and continues the session, the next segment
 //! saying `previous_ended_by: restart`.
 
@@ -21,18 +23,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use evidence_contracts::ingest::{EndedBy, IngestRequestSchema, IngestRequestV1, SegmentV1};
-use evidence_contracts::keys::{self, ObjectRef};
-use evidence_contracts::station::{ReceiptStatus, ReceiptV1};
-use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId, decode, subjects};
+use edge::{Edge, Recording};
+use evidence_contracts::ingest::{EndedBy, SegmentV1};
+use evidence_contracts::station::ReceiptStatus;
+use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId};
 use gst_support::record::{CaptureEnd, CaptureEvent, CaptureSpec};
-use object_store::{PutOpts, Store};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use worker_runtime::lock;
 
-use crate::lock;
+mod metrics;
 
-/// `ingest-worker record` arguments.
+/// `recorder` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecordArgs {
     /// `--config` (only its [nats] and [s3] sections are used: an ingest-worker or station
@@ -91,12 +93,35 @@ struct Session {
     next_index: u32,
     last_file: Option<String>,
     last_end: Option<DateTime<Utc>>,
-    /// Segments handed on, waiting for their sealed receipt.
-    waiting: BTreeMap<String, EvidenceId>,
+    /// Segments handed on, waiting for their sealed receipt, by file name.
+    waiting: BTreeMap<String, Waiting>,
     /// Set when the session ended as planned (`--duration`): the next start opens a new session
     /// instead of reporting the time in between as a hole in this one. A stop by signal or a
     /// crash leaves it unset: that interval *is* a hole in the camera's coverage.
     closed_at: Option<DateTime<Utc>>,
+}
+
+/// A segment handed on: its evidence id, and its size and modification time when uploaded (for
+/// the release check). A session file written before the check existed holds only the id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Waiting {
+    Uploaded { evidence_id: EvidenceId, size: u64, mtime_ns: i128 },
+    IdOnly(EvidenceId),
+}
+
+impl Waiting {
+    fn evidence_id(&self) -> EvidenceId {
+        match self {
+            Waiting::Uploaded { evidence_id, .. } | Waiting::IdOnly(evidence_id) => *evidence_id,
+        }
+    }
+    fn identity(&self) -> Option<(u64, i128)> {
+        match self {
+            Waiting::Uploaded { size, mtime_ns, .. } => Some((*size, *mtime_ns)),
+            Waiting::IdOnly(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,12 +138,9 @@ enum Rec {
 
 struct Ctx {
     args: RecordArgs,
-    station: StationId,
     camera: DeviceId,
     officer: OfficerId,
-    store: Store,
-    bucket: String,
-    js: async_nats::jetstream::Context,
+    edge: Edge,
     dir: PathBuf,
     session: Mutex<Session>,
 }
@@ -128,12 +150,6 @@ struct Ctx {
 struct Endpoints {
     nats: worker_runtime::config::NatsConfig,
     s3: object_store::S3Config,
-}
-
-/// Writes durably: temp file, fsync, rename, fsync of the folder (a power cut leaves the old or
-/// the new version, never an empty file).
-fn save_json<T: Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {
-    object_store::write_json_durably(path, v).with_context(|| format!("write {}", path.display()))
 }
 
 /// Runs the recorder until SIGTERM or `--duration`.
@@ -169,13 +185,14 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     let health = worker_runtime::telemetry::Health::default();
     worker_runtime::telemetry::serve(args.metrics_addr, health.clone(), shutdown.clone()).await?;
-    let store = Store::new(ends.s3.clone()).await?;
+    metrics::init();
+    let store = object_store::Store::new(ends.s3.clone()).await?;
     store.ensure_bucket(&ends.s3.working_bucket).await.context("check the working bucket")?;
     let client = worker_runtime::nats::connect(&ends.nats, &format!("recorder-{camera}")).await?;
-    let js = async_nats::jetstream::new(client);
+    let edge = Edge::new(station, store, async_nats::jetstream::new(client));
 
     let dir = args.spool.join(camera.as_str());
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("uploads")).with_context(|| format!("create {}", dir.display()))?;
     let session_path = dir.join("session.json");
     let existing: Option<Session> = match std::fs::read(&session_path) {
         Ok(b) => match serde_json::from_slice(&b) {
@@ -195,17 +212,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     let closed = existing.as_ref().is_some_and(|s| s.closed_at.is_some());
     let resumed = existing.is_some() && !closed;
     let session = existing.unwrap_or_else(|| new_session(&camera));
-    let ctx = Arc::new(Ctx {
-        bucket: ends.s3.working_bucket.clone(),
-        args,
-        station,
-        camera,
-        officer,
-        store,
-        js,
-        dir,
-        session: Mutex::new(session),
-    });
+    let ctx = Arc::new(Ctx { args, camera, officer, edge, dir, session: Mutex::new(session) });
 
     // Segments a killed recorder left behind go first, in order, in the session they belong to.
     let mut ended_by: Option<EndedBy> = resumed.then_some(EndedBy::Restart);
@@ -304,13 +311,13 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
             CaptureEnd::Cancelled => break,
             CaptureEnd::NoAudio(why) => {
                 // Video matters more than a configuration mismatch: record it, say so loudly.
-                crate::metrics::record_outage();
+                metrics::outage();
                 let _ = tx.send(Rec::Break(EndedBy::Outage));
                 tracing::error!(camera = %ctx.camera, reason = %why, "the camera does not send the audio asked for (--audio); recording video only until restarted — fix the camera's or the recorder's audio setting");
                 audio = None;
             }
             CaptureEnd::Lost(why) => {
-                crate::metrics::record_outage();
+                metrics::outage();
                 let _ = tx.send(Rec::Break(EndedBy::Outage));
                 if produced.load(std::sync::atomic::Ordering::Relaxed) {
                     backoff = ctx.args.reconnect_min;
@@ -330,7 +337,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<std::process::ExitCode> {
     if planned_end.load(std::sync::atomic::Ordering::SeqCst) {
         let mut s = lock(&ctx.session);
         s.closed_at = Some(Utc::now());
-        save_json(&ctx.dir.join("session.json"), &*s).context("close the session")?;
+        edge::save(&ctx.dir.join("session.json"), &*s).context("close the session")?;
         tracing::info!(camera = %ctx.camera, session = %s.session_id, "session closed as planned (--duration); the next start opens a new session");
     }
     tracing::info!(camera = %ctx.camera, "recorder stopped");
@@ -375,7 +382,7 @@ fn sidecar_path(segment: &Path) -> PathBuf {
 /// Writes a segment's sidecar; a failure is logged (the segment is then found by its name and
 /// file times, [`sidecar_or_fallback`]), never ignored silently.
 fn write_sidecar(segment: &Path, side: &Sidecar) {
-    if let Err(e) = save_json(&sidecar_path(segment), side) {
+    if let Err(e) = edge::save(&sidecar_path(segment), side) {
         tracing::error!(file = %segment.display(), error = %format!("{e:#}"),
             "could not write the segment's metadata (index, start); if the recorder stops before handing it on, it is found by its name and its file times instead");
     }
@@ -452,22 +459,14 @@ impl Ctx {
         ended_by: EndedBy,
     ) -> anyhow::Result<()> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let (size, mtime) = object_store::file_identity(path).with_context(|| format!("stat {}", path.display()))?;
-        let key = keys::landing(
-            &self.station,
-            &self.camera,
-            &keys::upload_id(&self.station, &self.camera, &name, size, mtime),
-            &name,
-        );
-        let opts = PutOpts {
-            metadata: vec![
-                ("station".into(), self.station.to_string()),
-                ("device".into(), self.camera.to_string()),
-                ("officer".into(), self.officer.to_string()),
-            ],
-            ..Default::default()
-        };
-        let stored = self.store.upload_file(&self.bucket, &key, path, None, &opts).await?;
+        let (size, mtime_ns) = object_store::file_identity(path).with_context(|| format!("stat {}", path.display()))?;
+        let key = self.edge.landing_key(&self.camera, &name, size, mtime_ns);
+        let state = self.dir.join("uploads").join(format!("{name}.json"));
+        let stored = self
+            .edge
+            .upload(&key, path, &state, &self.camera, Some(&self.officer), &|_, _| {})
+            .await
+            .map_err(|e| anyhow::anyhow!("upload {}: {e}", path.display()))?;
         let (session_id, previous_file, previous_end) = {
             let s = lock(&self.session);
             (s.session_id.clone(), s.last_file.clone(), s.last_end)
@@ -482,69 +481,85 @@ impl Ctx {
             previous_end,
         };
         let gap = segment.gap_before_s();
-        let req = IngestRequestV1 {
-            schema: IngestRequestSchema,
-            station_id: self.station.clone(),
-            device_id: self.camera.clone(),
-            officer_id: self.officer.clone(),
+        let req = self.edge.request(Recording {
+            device: self.camera.clone(),
+            officer: self.officer.clone(),
             file_name: name.clone(),
-            size_bytes: stored.digests.size,
-            blake3: stored.digests.blake3,
-            landing: ObjectRef { bucket: self.bucket.clone(), key },
+            key,
+            size: stored.size,
+            blake3: stored.blake3,
             recorded_start: Some(start),
             docked_at: end,
             uploaded_at: Utc::now(),
             segment: Some(segment),
-        };
-        worker_runtime::nats::publish(&self.js, &req).await?;
+        });
+        self.edge.announce(&req).await?;
         let id = req.evidence_id();
         {
             let mut s = lock(&self.session);
             s.last_file = Some(name.clone());
             s.last_end = Some(end);
             s.next_index = s.next_index.max(index + 1);
-            s.waiting.insert(name.clone(), id);
-            save_json(&self.dir.join("session.json"), &*s)?;
+            s.waiting.insert(name.clone(), Waiting::Uploaded { evidence_id: id, size, mtime_ns });
+            edge::save(&self.dir.join("session.json"), &*s)?;
         }
-        crate::metrics::record_segment(gap);
+        metrics::segment(gap);
         tracing::info!(file = %name, index, evidence_id = %id, start = %start, end = %end, gap_before_s = gap, previous_ended_by = %ended_by, "segment handed on");
         Ok(())
     }
 
-    /// Deletes segments whose receipt says sealed (unless `--keep-sealed`).
+    /// Follows the receipts of segments handed on; deletes a sealed one (unless `--keep-sealed`)
+    /// only if its bytes are still the sealed ones.
     async fn watch_receipts(&self, shutdown: CancellationToken) {
-        let Ok(stream) = self.js.get_stream_no_info(subjects::RECEIPTS_STREAM).await else { return };
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(Duration::from_secs(2)) => {}
             }
             let waiting = lock(&self.session).waiting.clone();
-            for (name, id) in waiting {
-                let Ok(m) = stream.direct_get_last_for_subject(subjects::receipt(&self.station, &id)).await else {
-                    continue;
-                };
-                let Ok(r) = decode::<ReceiptV1>(&m.payload) else { continue };
-                let path = self.dir.join(&name);
-                match r.status {
-                    ReceiptStatus::Sealed => {
-                        if !self.args.keep_sealed {
-                            let _ = std::fs::remove_file(&path);
-                            let _ = std::fs::remove_file(sidecar_path(&path));
-                        }
-                        tracing::info!(file = %name, evidence_id = %id, kept = self.args.keep_sealed, "segment sealed");
+            for (name, w) in waiting {
+                let id = w.evidence_id();
+                let r = match self.edge.receipt(&id).await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::debug!(file = %name, error = %e, "receipt lookup failed; retrying later");
+                        continue;
                     }
+                };
+                let path = self.dir.join(&name);
+                let note = match r.status {
+                    ReceiptStatus::Sealed if self.args.keep_sealed => {
+                        tracing::info!(file = %name, evidence_id = %id, "segment sealed; kept (--keep-sealed)");
+                        "sealed, kept (--keep-sealed)".to_owned()
+                    }
+                    ReceiptStatus::Sealed => match edge::release(&path, &self.camera, &id, w.identity()).await {
+                        Ok(()) => {
+                            let _ = std::fs::remove_file(sidecar_path(&path));
+                            let _ = std::fs::remove_file(self.dir.join("uploads").join(format!("{name}.json")));
+                            tracing::info!(file = %name, evidence_id = %id, "segment sealed; deleted after its bytes were checked against the seal");
+                            String::new()
+                        }
+                        Err(e) => {
+                            metrics::kept();
+                            tracing::error!(file = %name, evidence_id = %id, reason = %e, "segment sealed, but not deleted: it is kept for a person to look at");
+                            format!("sealed, not deleted: {e}")
+                        }
+                    },
                     ReceiptStatus::Rejected => {
                         tracing::error!(file = %name, evidence_id = %id, detail = r.detail.as_deref().unwrap_or(""), "segment rejected by the pipeline; it stays on disk");
+                        format!("rejected: {}", r.detail.as_deref().unwrap_or(""))
                     }
-                }
+                };
                 // Final either way: never handed on again at a restart.
                 if path.exists() {
-                    let _ = std::fs::write(done_path(&path), format!("{:?} {id}\n", r.status));
+                    let _ = std::fs::write(done_path(&path), format!("{:?} {id} {note}\n", r.status));
                 }
                 let mut s = lock(&self.session);
                 s.waiting.remove(&name);
-                let _ = save_json(&self.dir.join("session.json"), &*s);
+                if let Err(e) = edge::save(&self.dir.join("session.json"), &*s) {
+                    tracing::error!(error = %format!("{e:#}"), "could not save the session state; the receipt is looked up again after a restart");
+                }
             }
         }
     }
