@@ -78,12 +78,9 @@ fn fraction(s: &str) -> Result<f64, String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match worker_runtime::cli::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: start async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = auditor::load(&cli.common).and_then(|cfg| {
         worker_runtime::telemetry::init_logging(&cfg.telemetry);
@@ -106,8 +103,5 @@ fn main() -> std::process::ExitCode {
             }
         }
     });
-    result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        std::process::ExitCode::FAILURE
-    })
+    worker_runtime::cli::exit(result)
 }

@@ -74,12 +74,9 @@ fn calendar_check(files: &[PathBuf]) -> anyhow::Result<std::process::ExitCode> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match worker_runtime::cli::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: start async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(ingest_worker::main_run(args)).map(|()| std::process::ExitCode::SUCCESS),
@@ -96,8 +93,5 @@ fn main() -> std::process::ExitCode {
         }
         Cmd::Calendar { action: _, files } => calendar_check(&files),
     };
-    result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        std::process::ExitCode::FAILURE
-    })
+    worker_runtime::cli::exit(result)
 }

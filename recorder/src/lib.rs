@@ -106,7 +106,12 @@ struct Session {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Waiting {
-    Uploaded { evidence_id: EvidenceId, size: u64, mtime_ns: i128 },
+    /// (`mtime_ns` as i64: serde's untagged enums cannot buffer 128-bit integers.)
+    Uploaded {
+        evidence_id: EvidenceId,
+        size: u64,
+        mtime_ns: i64,
+    },
     IdOnly(EvidenceId),
 }
 
@@ -118,7 +123,7 @@ impl Waiting {
     }
     fn identity(&self) -> Option<(u64, i128)> {
         match self {
-            Waiting::Uploaded { size, mtime_ns, .. } => Some((*size, *mtime_ns)),
+            Waiting::Uploaded { size, mtime_ns, .. } => Some((*size, i128::from(*mtime_ns))),
             Waiting::IdOnly(_) => None,
         }
     }
@@ -500,7 +505,11 @@ impl Ctx {
             s.last_file = Some(name.clone());
             s.last_end = Some(end);
             s.next_index = s.next_index.max(index + 1);
-            s.waiting.insert(name.clone(), Waiting::Uploaded { evidence_id: id, size, mtime_ns });
+            let w = match i64::try_from(mtime_ns) {
+                Ok(mtime_ns) => Waiting::Uploaded { evidence_id: id, size, mtime_ns },
+                Err(_) => Waiting::IdOnly(id),
+            };
+            s.waiting.insert(name.clone(), w);
             edge::save(&self.dir.join("session.json"), &*s)?;
         }
         metrics::segment(gap);
@@ -568,6 +577,25 @@ impl Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_state_of_either_version_is_read() {
+        let id = EvidenceId::derive(&DeviceId::new("ROOM-1").expect("id"), &evidence_contracts::Blake3Digest([7; 32]));
+        let old = format!(
+            r#"{{"session_id":"ROOM-1-x","next_index":3,"last_file":null,"last_end":null,"waiting":{{"a.mp4":"{id}"}},"closed_at":null}}"#
+        );
+        let s: Session = serde_json::from_str(&old).expect("a session file from before the release check");
+        assert_eq!(s.waiting["a.mp4"].evidence_id(), id);
+        assert_eq!(s.waiting["a.mp4"].identity(), None);
+        let mut s = s;
+        s.waiting.insert(
+            "b.mp4".into(),
+            Waiting::Uploaded { evidence_id: id, size: 42, mtime_ns: 1_764_000_000_123_456_789 },
+        );
+        let back: Session = serde_json::from_str(&serde_json::to_string(&s).expect("json")).expect("round trip");
+        assert_eq!(back.waiting["b.mp4"].identity(), Some((42, 1_764_000_000_123_456_789)));
+        assert_eq!(back.waiting["a.mp4"].identity(), None);
+    }
 
     #[test]
     fn a_new_capture_never_reuses_a_segment_name_still_on_disk() {

@@ -11,15 +11,9 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match worker_runtime::cli::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: start async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    rt.block_on(recorder::run(cli.args)).unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        std::process::ExitCode::FAILURE
-    })
+    worker_runtime::cli::exit(rt.block_on(recorder::run(cli.args)))
 }

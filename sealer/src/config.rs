@@ -11,7 +11,7 @@ use worker_runtime::config::{ConsumerConfig, NatsConfig, TelemetryConfig};
 #[serde(deny_unknown_fields, default)]
 pub struct SealSection {
     /// Accept an evidence store that the start-up probe finds not write-once (S3 Object Lock
-    /// not enforced: s3s-fs, Garage, a bucket created without Object Lock). The embedded default
+    /// not enforced: dev-s3, Garage, a bucket created without Object Lock). The embedded default
     /// is true so the pipeline runs on a development store; production sets false.
     pub allow_non_worm: bool,
     /// How long the WORM probe object is locked (it cannot be deleted before, on a WORM store).
@@ -114,18 +114,7 @@ impl Config {
     }
 }
 
-impl worker_runtime::startup::WorkerConfig for Config {
-    fn shared(
-        &mut self,
-    ) -> (&mut worker_runtime::config::NatsConfig, &mut worker_runtime::config::TelemetryConfig, &mut Option<String>)
-    {
-        (&mut self.nats, &mut self.telemetry, &mut self.s3.endpoint)
-    }
-
-    fn validate(&self) -> anyhow::Result<()> {
-        Config::validate(self)
-    }
-}
+worker_runtime::worker_config!(Config);
 
 #[cfg(test)]
 mod tests {

@@ -155,12 +155,9 @@ fn verify(a: VerifyArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCod
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match worker_runtime::cli::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: start async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(sealer::main_run(args)).map(|()| ExitCode::SUCCESS),
@@ -223,8 +220,5 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
     };
-    result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        ExitCode::FAILURE
-    })
+    worker_runtime::cli::exit(result)
 }

@@ -27,25 +27,16 @@ enum Cmd {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match worker_runtime::cli::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: start async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = match cli.cmd {
         Cmd::Push(args) => rt.block_on(station::push(args)),
         Cmd::Dock(args) => rt.block_on(station::dock(args)),
         Cmd::Credentials { station, out } => credentials(&station, &out),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    worker_runtime::cli::exit(result)
 }
 
 fn credentials(station: &str, out: &std::path::Path) -> anyhow::Result<std::process::ExitCode> {

@@ -75,3 +75,65 @@ async fn a_refused_s3_key_is_an_alert_not_a_rejection_and_the_recording_is_seale
     p.workers.push(sealer);
     p.assert_no_unexpected_errors(&["the configuration is refused at start-up"]);
 }
+
+/// A key rotated at the store while the pipeline runs: the sealer, still holding the old secret,
+/// is refused on the job in hand. That is a configuration fault raised with the endpoint, bucket
+/// and key id, never a rejection; once the operator writes the new secret into the sealer's
+/// secret file, the running sealer reads it (no restart) and seals the recording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotated_while_running_waits_for_the_new_secret_and_then_seals_without_a_restart() {
+    let mut p = Pipeline::new().expect("servers start");
+    let d = p.dir.path().to_path_buf();
+    let sealer_secret = d.join("sealer-secret");
+    std::fs::write(&sealer_secret, test_harness::S3_SECRET_KEY).unwrap();
+    let cfg = std::fs::read_to_string(p.config_path("sealer")).unwrap().replace(
+        &format!("secret_access_key_file = \"{}/s3-secret\"", d.display()),
+        &format!("secret_access_key_file = \"{}\"", sealer_secret.display()),
+    );
+    std::fs::write(p.config_path("sealer"), cfg).unwrap();
+    p.start_all().unwrap();
+    let sealer_addr = p.workers[2].metrics_addr().unwrap();
+
+    // The store's secret changes; the station and the first two workers get the new one, the
+    // sealer's file is forgotten.
+    p.s3.rotate_secret("rotated-secret-2026-12").unwrap();
+    std::fs::write(d.join("s3-secret"), "rotated-secret-2026-12").unwrap();
+    let f = d.join("OF8_20261128110000_0001.MP4");
+    mp4(&f, &Spec { seconds: 2, ..Default::default() }).unwrap();
+    let out = p.push("CAM-R", &[f.as_path()]).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The sealer is refused on the job: an alert, not a rejection.
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    let fault = loop {
+        let (_, metrics) = http_get(&sealer_addr, "/metrics").unwrap();
+        if let Some(l) = metrics.lines().find(|l| {
+            l.starts_with("evidence_worker_config_fault{") && !l.contains("subject=\"startup\"") && l.ends_with(" 1")
+        }) {
+            break l.to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no configuration fault raised:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    for needle in [
+        format!("credential=\"{}\"", test_harness::S3_ACCESS_KEY),
+        format!("endpoint=\"{}\"", p.s3cfg.endpoint.clone().unwrap()),
+    ] {
+        assert!(fault.contains(&needle), "{needle} missing: {fault}");
+    }
+    assert!(p.sealed(1, Duration::from_secs(1)).await.unwrap().is_empty(), "nothing can be sealed yet");
+    assert!(p.events("evidence.rejected.v1.>", 1, Duration::from_secs(1)).await.unwrap().is_empty());
+
+    // The operator writes the new secret: the running sealer reads it and seals.
+    std::fs::write(&sealer_secret, "rotated-secret-2026-12").unwrap();
+    let sealed = p.sealed(1, Duration::from_secs(180)).await.unwrap();
+    assert_eq!(sealed.len(), 1, "{}", p.workers[2].log_text());
+    assert_eq!(sealed[0].device_id.as_str(), "CAM-R");
+    assert!(p.events("evidence.rejected.v1.>", 1, Duration::from_secs(1)).await.unwrap().is_empty());
+    let (_, metrics) = http_get(&sealer_addr, "/metrics").unwrap();
+    assert!(
+        !metrics.lines().any(|l| l.starts_with("evidence_worker_config_fault{") && l.ends_with(" 1")),
+        "the fault clears once fixed:\n{metrics}"
+    );
+    p.assert_no_unexpected_errors(&["refused", "SignatureDoesNotMatch", "configuration"]);
+}

@@ -243,7 +243,9 @@ async fn a_segment_changed_on_disk_after_its_upload_is_sealed_but_not_deleted() 
     let port = free_port();
     let mut cam = camera(port);
     let spool = p.dir.path().join("recorder");
-    // The workers are not running yet: the segments wait for their receipts.
+    // No sealer yet: the segments are verified and copied, then wait for their receipts.
+    p.start("ingest-worker").expect("ingest");
+    p.start("transcoder").expect("transcoder");
     let mut rec = spawn_recorder(&p, port, &spool);
     rec.wait_for_line("segment handed on", Duration::from_secs(60)).expect("first segment");
     rec.wait_for_line("segment handed on", Duration::from_secs(30)).expect("second segment");
@@ -259,7 +261,7 @@ async fn a_segment_changed_on_disk_after_its_upload_is_sealed_but_not_deleted() 
     bytes[mid] ^= 0x01;
     std::fs::write(&tampered, &bytes).expect("tamper");
 
-    p.start_all().expect("workers start");
+    p.start("sealer").expect("sealer");
     rec.wait_for_line("segment sealed, but not deleted", Duration::from_secs(180)).expect("kept");
     let deleted_other = {
         let deadline = Instant::now() + Duration::from_secs(30);

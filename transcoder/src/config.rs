@@ -187,18 +187,7 @@ impl Config {
     }
 }
 
-impl worker_runtime::startup::WorkerConfig for Config {
-    fn shared(
-        &mut self,
-    ) -> (&mut worker_runtime::config::NatsConfig, &mut worker_runtime::config::TelemetryConfig, &mut Option<String>)
-    {
-        (&mut self.nats, &mut self.telemetry, &mut self.s3.endpoint)
-    }
-
-    fn validate(&self) -> anyhow::Result<()> {
-        Config::validate(self)
-    }
-}
+worker_runtime::worker_config!(Config);
 
 #[cfg(test)]
 mod tests {

@@ -46,12 +46,9 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match worker_runtime::cli::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: start async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(transcoder::main_run(args)),
@@ -59,11 +56,5 @@ fn main() -> std::process::ExitCode {
             transcoder::transcode_cli(&profile, pipelines, threads, params.into_iter().collect(), &input, &output),
         ),
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    worker_runtime::cli::exit(result.map(|()| std::process::ExitCode::SUCCESS))
 }

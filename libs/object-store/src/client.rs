@@ -56,9 +56,12 @@ impl Store {
         if let Some((id, secret)) = &cfg.static_credentials {
             loader = loader.credentials_provider(Credentials::from_keys(id, secret, None));
         } else if let (Some(id), Some(file)) = (&cfg.access_key_id, &cfg.secret_access_key_file) {
-            let secret = std::fs::read_to_string(file)
+            // Read now so a wrong path stops start-up with its name; read again by the provider
+            // whenever the SDK refreshes credentials, so a rotated secret needs no restart.
+            std::fs::read_to_string(file)
                 .map_err(|e| anyhow::anyhow!("read s3.secret_access_key_file {}: {e}", file.display()))?;
-            loader = loader.credentials_provider(Credentials::from_keys(id, secret.trim_end(), None));
+            loader =
+                loader.credentials_provider(crate::credentials::SecretFile { key_id: id.clone(), path: file.clone() });
         }
         if let Some(ca) = &cfg.ca_file {
             use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};

@@ -5,7 +5,8 @@
 //! the bytes that pass, put-if-absent, small objects, and mapping SDK errors to [`StoreError`]
 //! with a transient/permanent split. Memory per transfer is bounded by one part.
 //!
-//! One file per job: `client.rs` (the client, error mapping), `read.rs`, `write.rs` (put-if-absent,
+//! One file per job: `client.rs` (the client, error mapping), `credentials.rs` (the secret file,
+//! re-read so a rotation needs no restart), `read.rs`, `write.rs` (put-if-absent,
 //! multipart), `resumable.rs`, `object_lock.rs` (retention, legal hold, the WORM probe), `chunks.rs`
 //! (block sources), `hashing.rs`, `localfs.rs` (crash-safe local state files).
 //!
@@ -15,6 +16,7 @@
 mod chunks;
 mod client;
 mod config;
+mod credentials;
 mod error;
 mod hashing;
 mod localfs;

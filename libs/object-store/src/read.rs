@@ -53,14 +53,7 @@ impl Store {
 
     /// GET an object as a block source.
     pub(crate) async fn open(&self, bucket: &str, key: &str) -> Result<BodySource, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| self.err("get", bucket, key, e))?;
+        let out = self.get(bucket, key).await?;
         Ok(BodySource {
             body: out.body,
             bucket: bucket.into(),
@@ -70,19 +63,21 @@ impl Store {
         })
     }
 
+    /// One GET, its error mapped.
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
+        self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| self.err("get", bucket, key, e))
+    }
+
     /// Reads a small object into memory (reports, records), refusing more than `limit` bytes.
     ///
     /// # Errors
     /// Missing, too large, unreachable.
     pub async fn get_bytes(&self, bucket: &str, key: &str, limit: u64) -> Result<Bytes, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| self.err("get", bucket, key, e))?;
+        let out = self.get(bucket, key).await?;
         let size = out.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
         if size > limit {
             return Err(StoreError::TooLarge { bucket: bucket.into(), key: key.into(), size, limit });

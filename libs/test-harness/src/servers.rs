@@ -269,6 +269,8 @@ pub struct S3Server {
     pub endpoint: String,
     pub root: tempfile::TempDir,
     bin: PathBuf,
+    /// The secret requests must be signed with (changes with [`Self::rotate_secret`]).
+    secret: String,
 }
 
 impl S3Server {
@@ -280,8 +282,9 @@ impl S3Server {
             None => crate::process::workspace_bin("dev-s3")?,
         };
         let root = tempfile::tempdir()?;
-        let (child, port) = spawn_on_free_port("dev-s3", |port| dev_s3_command(&bin, port, root.path()))?;
-        Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root, bin })
+        let secret = S3_SECRET_KEY.to_owned();
+        let (child, port) = spawn_on_free_port("dev-s3", |port| dev_s3_command(&bin, port, root.path(), &secret))?;
+        Ok(Self { child, port, endpoint: format!("http://127.0.0.1:{port}"), root, bin, secret })
     }
 
     /// Starts the server again on the same port and root after [`Self::stop`] (the end of an
@@ -291,7 +294,7 @@ impl S3Server {
     /// It does not come back (e.g. the port was taken meanwhile).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.stop();
-        let mut child = dev_s3_command(&self.bin, self.port, self.root.path())
+        let mut child = dev_s3_command(&self.bin, self.port, self.root.path(), &self.secret)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -299,6 +302,16 @@ impl S3Server {
         wait_port(self.port, &mut child, "dev-s3 (restart)")?;
         self.child = child;
         Ok(())
+    }
+
+    /// The access key's secret changes (a key rotation at the store): the server restarts on the
+    /// same port and data, and refuses requests signed with the old secret from then on.
+    ///
+    /// # Errors
+    /// It does not come back.
+    pub fn rotate_secret(&mut self, secret: &str) -> anyhow::Result<()> {
+        secret.clone_into(&mut self.secret);
+        self.restart()
     }
 
     /// An `[s3]` config pointing at this server with unique bucket names.
@@ -319,10 +332,10 @@ impl Drop for S3Server {
     }
 }
 
-fn dev_s3_command(bin: &std::path::Path, port: u16, root: &std::path::Path) -> Command {
+fn dev_s3_command(bin: &std::path::Path, port: u16, root: &std::path::Path, secret: &str) -> Command {
     let mut c = Command::new(bin);
     c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+        .args(["--access-key", S3_ACCESS_KEY, "--secret-key", secret])
         .arg(root);
     c
 }

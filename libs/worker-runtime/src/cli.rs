@@ -76,3 +76,22 @@ pub fn non_empty(s: &str) -> Result<String, String> {
     }
     Ok(t.to_owned())
 }
+
+/// The async runtime for a command's `main`; when it cannot start, the exit code after saying why.
+///
+/// # Errors
+/// The exit code to return (the reason is printed).
+pub fn runtime() -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("error: start async runtime: {e}");
+        std::process::ExitCode::FAILURE
+    })
+}
+
+/// A command's result as its exit code: an error is printed as `error: …` with its causes.
+pub fn exit(result: anyhow::Result<std::process::ExitCode>) -> std::process::ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::FAILURE
+    })
+}

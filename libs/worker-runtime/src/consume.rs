@@ -165,6 +165,61 @@ pub trait Handler: Clone + Send + Sync + 'static {
     }
 }
 
+/// The worker's durable consumer, created if missing. A JetStream API call that times out (a
+/// cluster electing a leader, a loaded server at start-up) is retried for up to two minutes; any
+/// other refusal is returned at once.
+async fn create_consumer<H: Handler>(
+    js: &jetstream::Context,
+    cfg: &ConsumerConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    use async_nats::jetstream::stream::ConsumerErrorKind;
+    let give_up = std::time::Instant::now() + Duration::from_secs(120);
+    let mut wait = Duration::from_millis(500);
+    loop {
+        let timed_out = match js.get_stream(H::STREAM).await {
+            Ok(stream) => match stream
+                .get_or_create_consumer(
+                    H::CONSUMER,
+                    pull::Config {
+                        durable_name: Some(H::CONSUMER.to_owned()),
+                        filter_subject: H::FILTER.to_owned(),
+                        ack_policy: AckPolicy::Explicit,
+                        ack_wait: cfg.ack_wait,
+                        // Unlimited at the server: exhaustion is decided here, where a rejection
+                        // event with the payload can be published first. A server-side limit would
+                        // silently stop delivering.
+                        max_deliver: -1,
+                        max_ack_pending: i64::try_from(cfg.concurrency * 4).unwrap_or(i64::MAX),
+                        ..Default::default()
+                    },
+                )
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) if e.kind() == ConsumerErrorKind::TimedOut => anyhow::Error::new(e),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e))
+                        .with_context(|| format!("create consumer {} on {}", H::CONSUMER, H::STREAM));
+                }
+            },
+            Err(e) if e.kind() == GetStreamErrorKind::Request => anyhow::Error::new(e),
+            Err(e) => return Err(anyhow::Error::new(e)).with_context(|| format!("get stream {}", H::STREAM)),
+        };
+        if std::time::Instant::now() + wait > give_up || shutdown.is_cancelled() {
+            return Err(timed_out).with_context(|| format!("create consumer {} on {}", H::CONSUMER, H::STREAM));
+        }
+        tracing::warn!(stream = H::STREAM, consumer = H::CONSUMER, error = %timed_out, retry_in = ?wait,
+            "JetStream did not answer in time (a cluster electing a leader, or a loaded server); trying again");
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
+
 /// Runs the consume loop until `shutdown`, then drains in-flight deliveries within
 /// `cfg.drain_timeout`.
 ///
@@ -177,25 +232,7 @@ pub async fn consume<H: Handler>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     cfg.validate()?;
-    let stream = js.get_stream(H::STREAM).await.with_context(|| format!("get stream {}", H::STREAM))?;
-    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-        .get_or_create_consumer(
-            H::CONSUMER,
-            pull::Config {
-                durable_name: Some(H::CONSUMER.to_owned()),
-                filter_subject: H::FILTER.to_owned(),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: cfg.ack_wait,
-                // Unlimited at the server: exhaustion is decided here, where a rejection
-                // event with the payload can be published first. A server-side limit would
-                // silently stop delivering.
-                max_deliver: -1,
-                max_ack_pending: i64::try_from(cfg.concurrency * 4).unwrap_or(i64::MAX),
-                ..Default::default()
-            },
-        )
-        .await
-        .with_context(|| format!("create consumer {} on {}", H::CONSUMER, H::STREAM))?;
+    let consumer = create_consumer::<H>(&js, &cfg, &shutdown).await?;
     metrics::init(H::FILTER);
     metrics::up(H::FILTER, true);
     metrics::backlog(H::CONSUMER, 0, 0);

@@ -84,6 +84,25 @@ pub trait WorkerConfig: serde::de::DeserializeOwned + serde::Serialize + Default
     }
 }
 
+/// Implements [`WorkerConfig`] for a worker's `Config` with fields `nats`, `telemetry`, `s3`
+/// (an `object_store::S3Config`) and an inherent `validate(&self) -> anyhow::Result<()>`.
+#[macro_export]
+macro_rules! worker_config {
+    ($t:ty) => {
+        impl $crate::startup::WorkerConfig for $t {
+            fn shared(
+                &mut self,
+            ) -> (&mut $crate::config::NatsConfig, &mut $crate::config::TelemetryConfig, &mut Option<String>) {
+                (&mut self.nats, &mut self.telemetry, &mut self.s3.endpoint)
+            }
+
+            fn validate(&self) -> anyhow::Result<()> {
+                <$t>::validate(self)
+            }
+        }
+    };
+}
+
 /// `<worker> run`: loads the configuration (or, with `--print-config`, prints it and returns),
 /// starts logging, and runs `run` until SIGTERM/SIGINT.
 ///

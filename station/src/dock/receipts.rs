@@ -75,7 +75,7 @@ impl Agent {
                 tracing::info!(file = %r.path.display(), "deleted from the device after sealing (its bytes checked against the seal)");
             }
             Err(why) => {
-                tracing::warn!(file = %r.path.display(), reason = %why, "sealed, but not deleted from the device; it is kept");
+                tracing::warn!(file = %r.path.display(), reason = %why, "sealed, but the file on the device is not the one sealed (or could not be checked or deleted); it is kept");
                 r.reason = Some(format!("sealed; not deleted from the device: {why}"));
             }
         }
