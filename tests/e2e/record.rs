@@ -248,18 +248,28 @@ async fn a_segment_changed_on_disk_after_its_upload_is_sealed_but_not_deleted() 
     p.start("transcoder").expect("transcoder");
     let mut rec = spawn_recorder(&p, port, &spool);
     rec.wait_for_line("segment handed on", Duration::from_secs(60)).expect("first segment");
-    rec.wait_for_line("segment handed on", Duration::from_secs(30)).expect("second segment");
     let dir = spool.join("ROOM-101");
-    let first = std::fs::read_to_string(dir.join("session.json")).expect("session state");
-    let session: serde_json::Value = serde_json::from_str(&first).expect("session json");
-    let waiting: Vec<String> = session["waiting"].as_object().expect("waiting segments").keys().cloned().collect();
-    assert!(waiting.len() >= 2, "{first}");
-    // Same size, one byte different: a bit flip on the recorder's disk.
+    // Two segments handed on and waiting for their receipts.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let waiting: Vec<String> = loop {
+        let text = std::fs::read_to_string(dir.join("session.json")).expect("session state");
+        let session: serde_json::Value = serde_json::from_str(&text).expect("session json");
+        let w: Vec<String> = session["waiting"].as_object().expect("waiting segments").keys().cloned().collect();
+        if w.len() >= 2 {
+            break w;
+        }
+        assert!(Instant::now() < give_up, "a second segment was never handed on: {text}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    // Same size, same modification time, one byte different: a bit flip on the recorder's disk
+    // that only the content check can see.
     let tampered = dir.join(&waiting[0]);
+    let mtime = std::fs::metadata(&tampered).and_then(|m| m.modified()).expect("mtime");
     let mut bytes = std::fs::read(&tampered).expect("segment");
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(&tampered, &bytes).expect("tamper");
+    std::fs::File::options().write(true).open(&tampered).and_then(|f| f.set_modified(mtime)).expect("restore mtime");
 
     p.start("sealer").expect("sealer");
     rec.wait_for_line("segment sealed, but not deleted", Duration::from_secs(180)).expect("kept");

@@ -461,7 +461,7 @@ async fn delete_after_seal_deletes_only_what_was_sealed() {
         .filter(|t| t.contains("not deleted from the device"))
         .collect();
     assert_eq!(why.len(), 1, "{why:?}");
-    assert!(why[0].contains("content differs from what was uploaded"), "{}", why[0]);
+    assert!(why[0].contains("content is not what was sealed"), "{}", why[0]);
     let ev = sealed.iter().find(|e| e.file_name.ends_with("_0002.MP4")).expect("the altered file's seal");
     let orig = ev.objects.iter().find(|o| o.role == ObjectRole::Original).expect("original in the package");
     assert_eq!(orig.blake3, original_b3, "sealed as uploaded");
