@@ -266,6 +266,18 @@ pub async fn open(
         },
     };
     let objects = objects_in_scope(&ev, req.scope);
+    if objects.is_empty() && req.scope == AccessScope::Derivatives {
+        // Nothing would be read: said before anything is recorded.
+        let why = match &ev.access {
+            Some(a) if a.of == evidence_contracts::seal::AccessOf::Original => {
+                "its original is its own access rendition (the sealed event's access.of is original: it plays as recorded, so no copy was made)"
+            }
+            _ => "none was made (the seal record's decisions say why)",
+        };
+        anyhow::bail!(
+            "{id} has no access copy: {why}. To view it, ask for an approval with --scope original (sealer approve --scope original {id})"
+        );
+    }
     let creds = Arc::new(crate::identity(&cfg.seal)?.0);
     let ledger =
         Ledger::new(js.clone(), store.clone(), cfg.s3.evidence_bucket.clone(), creds, cfg.seal.checkpoint_every);

@@ -339,6 +339,7 @@ impl Handler for SealHandler {
             ledger_seq: Some(appended.seq),
             c2pa: Some(record.provenance.c2pa),
             deadline: record.deadline.clone(),
+            access: record.access.clone(),
         };
         let already = worker_runtime::nats::last_on_subject(&self.js, subjects::EVENTS_STREAM, &event.subject())
             .await

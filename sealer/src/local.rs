@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use evidence_contracts::keys::{PackageKeys, check_file_name};
 use evidence_contracts::report::ScanReportV1;
-use evidence_contracts::seal::{ContinuityV1, ObjectRole, Placement};
+use evidence_contracts::seal::{AccessOf, AccessPlanV1, ContinuityV1, ObjectRole, Placement};
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId};
 use object_store::{Digests, StreamHasher};
 
@@ -160,6 +160,13 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         decisions,
         retention: None,
         deadline: None,
+        // A local package carries what it was given: a copy named `access` is the access
+        // rendition; without one, the original.
+        access: Some(if a.copies.iter().any(|(p, _)| p == "access") {
+            AccessPlanV1 { of: AccessOf::Derivative, profile: Some("access".into()), made_by: None }
+        } else {
+            AccessPlanV1 { of: AccessOf::Original, profile: None, made_by: None }
+        }),
     };
     let report =
         objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).cloned().context("the report object")?;

@@ -6,8 +6,9 @@
 use chrono::{DateTime, Utc};
 use evidence_contracts::keys::PackageKeys;
 use evidence_contracts::seal::{
-    C2paSummary, ContinuityV1, HashBinding, ManifestBindingV1, ObjectRole, PackageObjectV1, Placement,
-    ProfileDecisionV1, ProvenanceV1, RetentionV1, SealJobV1, SealRecordSchema, SealRecordV1,
+    AccessOf, AccessPlanV1, AccessV1, C2paSummary, ContinuityV1, HashBinding, ManifestBindingV1, ObjectRole,
+    PackageObjectV1, Placement, ProfileDecisionV1, ProvenanceV1, RetentionV1, SealJobV1, SealRecordSchema,
+    SealRecordV1,
 };
 use evidence_contracts::transcode::DeadlineV1;
 use evidence_contracts::{DeviceId, EvidenceId, OfficerId, StationId};
@@ -36,6 +37,8 @@ pub struct Facts {
     pub decisions: Vec<ProfileDecisionV1>,
     pub retention: Option<RetentionV1>,
     pub deadline: Option<DeadlineV1>,
+    /// The transcoder's choice of access rendition.
+    pub access: Option<AccessPlanV1>,
 }
 
 impl Facts {
@@ -74,6 +77,7 @@ impl Facts {
             decisions: job.decisions.clone(),
             retention: Some(retention),
             deadline: job.deadline.clone(),
+            access: job.access.clone(),
         }
     }
 
@@ -120,6 +124,7 @@ pub fn seal_record(
 ) -> SealRecordV1 {
     let all = manifests.iter().all(|m| m.placement != Placement::None);
     let any = manifests.iter().any(|m| m.placement != Placement::None);
+    let access = facts.access.as_ref().and_then(|plan| access(plan, &objects));
     SealRecordV1 {
         schema: SealRecordSchema,
         evidence_id: facts.evidence_id,
@@ -148,7 +153,21 @@ pub fn seal_record(
         },
         retention: facts.retention,
         deadline: facts.deadline,
+        access,
     }
+}
+
+/// The stored object the access plan names: the original, or the copy of the planned profile
+/// (none when that copy is not in the package).
+fn access(plan: &AccessPlanV1, objects: &[PackageObjectV1]) -> Option<AccessV1> {
+    let object = match plan.of {
+        AccessOf::Original => objects.iter().find(|o| o.role == ObjectRole::Original),
+        AccessOf::Derivative => objects
+            .iter()
+            .find(|o| o.role == ObjectRole::Derivative && o.profile.is_some() && o.profile == plan.profile),
+        AccessOf::Unknown => None,
+    }?;
+    Some(AccessV1 { of: plan.of, key: object.key.clone(), profile: object.profile.clone(), made_by: plan.made_by })
 }
 
 /// One stored object as the record lists it.
@@ -190,6 +209,7 @@ pub fn unsigned(asset: &str, reason: String) -> ManifestBindingV1 {
 mod tests {
     use super::*;
     use evidence_contracts::report::Verdict;
+    use evidence_contracts::seal::AccessMadeBy;
 
     fn facts() -> Facts {
         let t: DateTime<Utc> = "2026-11-28T09:30:00Z".parse().expect("time");
@@ -217,7 +237,51 @@ mod tests {
             decisions: Vec::new(),
             retention: None,
             deadline: None,
+            access: None,
         }
+    }
+
+    #[test]
+    fn the_access_rendition_is_the_planned_object_when_it_is_stored() {
+        let f = facts();
+        let keys = PackageKeys::new(&f.officer_id, f.sealed_at, &f.evidence_id);
+        let signer = Signer { subject: "CN=test".into(), cert_sha256: "00".into() };
+        let d = Digests {
+            size: 1,
+            blake3: evidence_contracts::Blake3Digest([3; 32]),
+            sha256: evidence_contracts::Sha256Digest([4; 32]),
+        };
+        let original = object(ObjectRole::Original, None, keys.original("A.MP4"), d);
+        let copy = object(ObjectRole::Derivative, Some("access".into()), keys.derivative("access", "mp4"), d);
+        let plan = |of, made_by| Facts {
+            access: Some(AccessPlanV1 { of, profile: Some("access".into()), made_by }),
+            ..f.clone()
+        };
+        let served = seal_record(plan(AccessOf::Original, None), &keys, "b", vec![original.clone()], vec![], &signer);
+        assert_eq!(
+            served.access.as_ref().map(|a| (a.of, a.key.as_str())),
+            Some((AccessOf::Original, original.key.as_str()))
+        );
+        let remuxed = seal_record(
+            plan(AccessOf::Derivative, Some(AccessMadeBy::Remux)),
+            &keys,
+            "b",
+            vec![original.clone(), copy.clone()],
+            vec![],
+            &signer,
+        );
+        let a = remuxed.access.expect("access");
+        assert_eq!((a.of, a.key, a.made_by), (AccessOf::Derivative, copy.key.clone(), Some(AccessMadeBy::Remux)));
+        // A planned copy that is not in the package is not named.
+        let missing = seal_record(
+            plan(AccessOf::Derivative, Some(AccessMadeBy::Transcode)),
+            &keys,
+            "b",
+            vec![original],
+            vec![],
+            &signer,
+        );
+        assert!(missing.access.is_none());
     }
 
     #[test]

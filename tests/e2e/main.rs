@@ -5,6 +5,7 @@
 
 mod support;
 
+mod access;
 mod chain;
 mod cli;
 mod cluster;

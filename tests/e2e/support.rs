@@ -20,6 +20,9 @@ pub struct Pipeline {
     pub s3cfg: object_store::S3Config,
     pub dir: tempfile::TempDir,
     pub workers: Vec<Worker>,
+    /// The transcoder's default access policy (a playable original serves as its own access
+    /// rendition) instead of a copy of every recording; see [`Self::serve_playable_originals`].
+    serve_playable: bool,
 }
 
 impl Pipeline {
@@ -31,7 +34,16 @@ impl Pipeline {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("s3-secret"), test_harness::S3_SECRET_KEY)?;
         let nats_url = nats.url.clone();
-        let p = Self { nats, nats_url, nats_extra: String::new(), s3, s3cfg, dir, workers: Vec::new() };
+        let p = Self {
+            nats,
+            nats_url,
+            nats_extra: String::new(),
+            s3,
+            s3cfg,
+            dir,
+            workers: Vec::new(),
+            serve_playable: false,
+        };
         for w in ["ingest-worker", "transcoder", "sealer", "station"] {
             std::fs::write(p.config_path(w), p.config_text(w))?;
         }
@@ -58,6 +70,13 @@ impl Pipeline {
         for w in ["ingest-worker", "transcoder", "sealer", "station"] {
             std::fs::write(self.config_path(w), self.config_text(w))?;
         }
+        Ok(())
+    }
+
+    /// The transcoder runs its default access policy: a playable original is not copied.
+    pub fn serve_playable_originals(&mut self) -> anyhow::Result<()> {
+        self.serve_playable = true;
+        std::fs::write(self.config_path("transcoder"), self.config_text("transcoder"))?;
         Ok(())
     }
 
@@ -95,10 +114,18 @@ impl Pipeline {
         t.push_str("\n[telemetry]\nlisten = \"127.0.0.1:0\"\n");
         match worker {
             "ingest-worker" => t.push_str(&format!("\n[ingest]\nspool_dir = \"{d}/spool-ingest\"\n")),
-            "transcoder" => t.push_str(&format!(
-                "\n[transcode]\nspool_dir = \"{d}/spool-transcode\"\npipelines_dir = \"{}\"\nthreads = 1\n",
-                test_harness::repo_path("pipelines").display()
-            )),
+            "transcoder" => {
+                t.push_str(&format!(
+                    "\n[transcode]\nspool_dir = \"{d}/spool-transcode\"\npipelines_dir = \"{}\"\nthreads = 1\n",
+                    test_harness::repo_path("pipelines").display()
+                ));
+                // Most tests are about what happens to copies (C2PA on them, holes kept, access
+                // to them): they get an access copy of every recording. tests/e2e/access.rs runs
+                // the default, where a playable original is its own access rendition.
+                if !self.serve_playable {
+                    t.push_str("\n[policy.access]\nplayable_original = \"copy\"\n");
+                }
+            }
             "sealer" => t.push_str(&format!(
                 "\n[seal]\nspool_dir = \"{d}/spool-seal\"\ndev_identity_dir = \"{d}/pki\"\ncheckpoint_every = 3\n"
             )),

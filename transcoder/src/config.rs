@@ -77,6 +77,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Per-profile parameter overrides, e.g. `[policy.params.access] video_bitrate_kbps = "4000"`.
     pub params: BTreeMap<String, BTreeMap<String, String>>,
+    /// The access rendition by what the original is: served as it is, remuxed, or transcoded.
+    pub access: crate::access::AccessPolicy,
 }
 
 /// `[[policy.rules]]`: when the source's container is one of `containers` or any stream's codec
@@ -107,6 +109,7 @@ impl Default for Policy {
                     .into(),
             }],
             params: BTreeMap::new(),
+            access: crate::access::AccessPolicy::default(),
         }
     }
 }
@@ -115,6 +118,9 @@ impl Policy {
     /// Every profile the policy can run (for loading at start-up).
     pub fn all_profiles(&self) -> Vec<String> {
         let mut v = self.profiles.clone();
+        if v.contains(&self.access.profile) {
+            v.push(self.access.remux_profile.clone());
+        }
         for r in &self.rules {
             for p in &r.profiles {
                 if !v.contains(p) {
@@ -172,6 +178,7 @@ impl Config {
         if self.policy.profiles.is_empty() {
             bail!("policy.profiles must name at least one profile");
         }
+        self.policy.access.validate()?;
         let all = self.policy.all_profiles();
         for p in self.policy.params.keys() {
             if !all.contains(p) {

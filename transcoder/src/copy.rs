@@ -44,10 +44,22 @@ pub struct NoCopy {
     pub local: bool,
 }
 
+/// How a copy is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// Run the profile's pipeline (a transcode).
+    Profile,
+    /// Remux: the source's coded pictures unchanged (the profile is `access-remux`), then
+    /// verified picture for picture.
+    Remux(crate::access::Audio),
+}
+
 /// # Errors
 /// [`NoCopy`] with a sentence for the job result.
+#[allow(clippy::too_many_arguments)]
 pub async fn make(
     profile: &Profile,
+    method: &Method,
     source_report: &FileReport,
     input: &Path,
     output: &Path,
@@ -68,7 +80,20 @@ pub async fn make(
         });
     }
     let kinds: Vec<_> = source.streams.iter().map(|s| s.kind).collect();
-    let Some(variant) = profile.variant_for(&kinds) else {
+    let mut extra = std::collections::BTreeMap::new();
+    let variant = match method {
+        Method::Profile => profile.variant_for(&kinds),
+        Method::Remux(crate::access::Audio::ToAac(caps)) => {
+            extra.insert("audio_caps".to_owned(), caps.clone());
+            profile.variant_for_audio(&kinds, "aac")
+        }
+        Method::Remux(_) => {
+            let mp3 = source.streams.iter().any(|s| s.kind == StreamKind::Audio && s.codec.starts_with("audio/mpeg"));
+            extra.insert("audio_parser".to_owned(), if mp3 { "mpegaudioparse" } else { "aacparse" }.to_owned());
+            profile.variant_for_audio(&kinds, "copy")
+        }
+    };
+    let Some(variant) = variant else {
         return Err(NoCopy {
             result: "skipped",
             reason: format!(
@@ -104,6 +129,7 @@ pub async fn make(
         media_duration_ns: source.duration_ns,
         progress_every: cfg.progress_interval,
         frame,
+        extra,
     };
     let wall = pipeline::run(profile, variant, input, output, &limits, cancel, on_progress).await.map_err(|e| {
         let local = matches!(e, pipeline::RunError::Gst(gst_support::GstError::NoSpace { .. }));
@@ -136,7 +162,10 @@ pub async fn make(
         continuity::DEFAULT_TOLERANCE_NS,
     );
     let tolerance = u64::try_from(cfg.duration_tolerance.as_nanos()).unwrap_or(u64::MAX);
-    let problems = crate::verify::verify(source_report, &report, tolerance, frame);
+    let mut problems = crate::verify::verify(source_report, &report, tolerance, frame);
+    if matches!(method, Method::Remux(_)) && problems.is_empty() {
+        problems.extend(same_pictures(input, output, cfg.stall_timeout).await);
+    }
     if !problems.is_empty() {
         let _ = std::fs::remove_file(output);
         return Err(NoCopy {
@@ -146,4 +175,22 @@ pub async fn make(
         });
     }
     Ok(Copy { report, wall, frame, source_size })
+}
+
+/// A remux's frame identity: the copy's coded H.264 pictures are the source's, same bytes, same
+/// presentation times (within 1 ms: the MP4 time scale), same order.
+async fn same_pictures(input: &Path, output: &Path, stall: Duration) -> Vec<String> {
+    let (i, o) = (input.to_owned(), output.to_owned());
+    let read = tokio::task::spawn_blocking(move || {
+        Ok::<_, gst_support::GstError>((
+            gst_support::packets::h264_pictures(&i, stall)?,
+            gst_support::packets::h264_pictures(&o, stall)?,
+        ))
+    })
+    .await;
+    match read {
+        Ok(Ok((src, copy))) => gst_support::packets::differences(&src, &copy, 1_000_000, 5),
+        Ok(Err(e)) => vec![format!("the pictures of source and copy could not be compared: {e}")],
+        Err(e) => vec![format!("comparing pictures: {e}")],
+    }
 }

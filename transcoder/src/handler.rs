@@ -11,7 +11,9 @@ use std::sync::Arc;
 use evidence_contracts::events::Stage;
 use evidence_contracts::keys::{self, ObjectRef};
 use evidence_contracts::report::ScanReportV1;
-use evidence_contracts::seal::{DerivativeV1, ProfileDecisionV1, SealJobSchema, SealJobV1};
+use evidence_contracts::seal::{
+    AccessMadeBy, AccessOf, AccessPlanV1, DerivativeV1, ProfileDecisionV1, SealJobSchema, SealJobV1,
+};
 use evidence_contracts::subjects;
 use evidence_contracts::transcode::{ObjectV1, TranscodeJobV1};
 use object_store::{PutOpts, Store};
@@ -19,9 +21,10 @@ use tokio_util::sync::CancellationToken;
 use worker_runtime::{Delivery, Handler, Rejection};
 
 use crate::config::Config;
+use crate::copy::Method;
 use crate::error::TranscodeError;
 use crate::profile::Profile;
-use crate::{copy, metrics};
+use crate::{access, copy, metrics};
 
 #[derive(Clone)]
 pub struct TranscodeHandler {
@@ -89,7 +92,9 @@ impl Handler for TranscodeHandler {
         }
         let codecs: Vec<String> = job.scan.streams.iter().map(|s| s.codec.clone()).collect();
         let selected = self.cfg.policy.select(&job.scan.container, &codecs);
-        for profile in self.profiles.iter() {
+        let access = &self.cfg.policy.access;
+        let mut access_plan = None;
+        for profile in self.profiles.iter().filter(|p| p.name != access.remux_profile) {
             let Some((_, why)) = selected.iter().find(|(p, _)| *p == profile.name) else {
                 decisions.push(ProfileDecisionV1 {
                     profile: profile.name.clone(),
@@ -102,76 +107,83 @@ impl Handler for TranscodeHandler {
                 });
                 continue;
             };
-            let out = work.path().join(format!("{}.{}", profile.name, profile.extension));
-            let name = profile.name.clone();
-            let progress = move |frac: f64, rt: f64| {
-                metrics::progress(&name, frac, rt);
-                tracing::info!(profile = %name, progress = format!("{:.0}%", frac * 100.0), realtime_factor = format!("{rt:.2}"), "transcoding");
-            };
-            // A job abandoned on shutdown is redelivered; cancel its pipelines promptly.
-            let made = copy::make(profile, &source_report, &source, &out, cfg, &self.shutdown, &progress).await;
-            metrics::idle(&profile.name);
-            match made {
-                Ok(c) => {
-                    // Each attempt's copy under its own content-derived key: a redelivered job
-                    // (x264 output need not be byte-identical) never replaces the copy a seal
-                    // job already published names.
-                    // (The copy was hashed while it was verified.)
-                    let key = keys::staging(
-                        &id,
-                        &format!("{}.{}.{}", profile.name, &c.report.blake3.to_hex()[..16], profile.extension),
-                    );
-                    let opts =
-                        PutOpts { content_type: Some(format!("video/{}", profile.container)), ..Default::default() };
-                    let stored = self.store.upload_file(&self.cfg.s3.working_bucket, &key, &out, None, &opts).await?;
-                    metrics::produced(
-                        &profile.name,
-                        c.wall.as_secs_f64(),
-                        job.scan.duration_ns as f64 / 1e9,
-                        stored.digests.size,
-                    );
-                    tracing::info!(evidence_id = %id, profile = %profile.name, wall = ?c.wall, bytes = stored.digests.size, "copy made and verified");
-                    derivatives.push(DerivativeV1 {
-                        profile: profile.name.clone(),
-                        extension: profile.extension.clone(),
-                        object: ObjectV1 {
-                            object: ObjectRef { bucket: self.cfg.s3.working_bucket.clone(), key },
-                            size_bytes: stored.digests.size,
-                            blake3: stored.digests.blake3,
-                            sha256: stored.digests.sha256,
-                        },
-                        duration_ns: gst_support::continuity::duration_ns(&c.report),
-                    });
+            let mut why = why.clone();
+            let mut method = Method::Profile;
+            if profile.name == access.profile && job.scan.readable {
+                match access.decide(&source_report) {
+                    access::Decision::Original(reason) => {
+                        tracing::info!(evidence_id = %id, profile = %profile.name, %reason, "the original serves as the access rendition; no copy");
+                        metrics::not_produced(&profile.name, "original_serves");
+                        decisions.push(ProfileDecisionV1 { profile: profile.name.clone(), produced: false, reason });
+                        access_plan = Some(AccessPlanV1 { of: AccessOf::Original, profile: None, made_by: None });
+                        continue;
+                    }
+                    access::Decision::Remux { why: reason, audio } => {
+                        let remux = self.profiles.iter().find(|p| p.name == access.remux_profile);
+                        match remux {
+                            Some(r) => match self
+                                .copy(
+                                    &job,
+                                    r,
+                                    &Method::Remux(audio),
+                                    &source_report,
+                                    &source,
+                                    work.path(),
+                                    &profile.name,
+                                )
+                                .await?
+                            {
+                                Made::Copy(d, note) => {
+                                    derivatives.push(d);
+                                    decisions.push(ProfileDecisionV1 {
+                                        profile: profile.name.clone(),
+                                        produced: true,
+                                        reason: format!("{reason}; {note}"),
+                                    });
+                                    access_plan = Some(AccessPlanV1 {
+                                        of: AccessOf::Derivative,
+                                        profile: Some(profile.name.clone()),
+                                        made_by: Some(AccessMadeBy::Remux),
+                                    });
+                                    continue;
+                                }
+                                // A remux that does not verify is not handed on; a transcode
+                                // is tried instead and the reason kept.
+                                Made::None(no) => {
+                                    tracing::warn!(evidence_id = %id, reason = %no, "remux failed; transcoding instead");
+                                    why = format!("{reason}, but the remux failed ({no}); transcoded instead");
+                                }
+                            },
+                            None => {
+                                why = format!(
+                                    "{reason}, but profile {} is not loaded; transcoded instead",
+                                    access.remux_profile
+                                )
+                            }
+                        }
+                    }
+                    access::Decision::Transcode(reason) => why = reason,
+                }
+                method = Method::Profile;
+            }
+            match self.copy(&job, profile, &method, &source_report, &source, work.path(), &profile.name).await? {
+                Made::Copy(d, note) => {
+                    derivatives.push(d);
                     decisions.push(ProfileDecisionV1 {
                         profile: profile.name.clone(),
                         produced: true,
-                        reason: format!("{why}; {}copy verified", c.frame_note(profile.frame.multiple)),
+                        reason: format!("{why}; {note}"),
                     });
-                }
-                Err(no) if no.local => {
-                    // The spool is full (or our own copy unreadable): retry the whole job later
-                    // rather than seal the recording without this copy.
-                    metrics::not_produced(&profile.name, "failed");
-                    return Err(TranscodeError::Spool {
-                        dir: cfg.spool_dir.display().to_string(),
-                        source: std::io::Error::other(no.reason),
-                    });
-                }
-                Err(no) => {
-                    if self.shutdown.is_cancelled() {
-                        // Not the recording's fault: leave the job for redelivery.
-                        return Err(TranscodeError::Spool {
-                            dir: cfg.spool_dir.display().to_string(),
-                            source: std::io::Error::other("shutting down"),
+                    if profile.name == access.profile {
+                        access_plan = Some(AccessPlanV1 {
+                            of: AccessOf::Derivative,
+                            profile: Some(profile.name.clone()),
+                            made_by: Some(AccessMadeBy::Transcode),
                         });
                     }
-                    metrics::not_produced(&profile.name, no.result);
-                    tracing::warn!(evidence_id = %id, profile = %profile.name, reason = %no.reason, "no copy");
-                    decisions.push(ProfileDecisionV1 {
-                        profile: profile.name.clone(),
-                        produced: false,
-                        reason: no.reason,
-                    });
+                }
+                Made::None(reason) => {
+                    decisions.push(ProfileDecisionV1 { profile: profile.name.clone(), produced: false, reason });
                 }
             }
         }
@@ -186,9 +198,105 @@ impl Handler for TranscodeHandler {
             derivatives,
             decisions,
             deadline: job.deadline,
+            access: access_plan,
         };
         worker_runtime::nats::publish(&self.js, &seal).await?;
         Ok(())
+    }
+}
+
+/// What one profile run gave.
+enum Made {
+    /// A verified copy, staged, and the note for its decision ("copy verified", frame sizing).
+    Copy(DerivativeV1, String),
+    /// No copy, and why (the recording is sealed without it).
+    None(String),
+}
+
+impl TranscodeHandler {
+    /// Runs one profile on the source and stages the verified copy under `as_profile` (a remux
+    /// is staged as the access profile's copy). A full spool, or a shutdown, retries the job.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy(
+        &self,
+        job: &TranscodeJobV1,
+        profile: &Profile,
+        method: &Method,
+        source_report: &evidence_contracts::report::FileReport,
+        source: &std::path::Path,
+        work: &std::path::Path,
+        as_profile: &str,
+    ) -> Result<Made, TranscodeError> {
+        let cfg = &self.cfg.transcode;
+        let id = job.evidence_id;
+        let out = work.join(format!("{}.{}", profile.name, profile.extension));
+        let name = profile.name.clone();
+        let progress = move |frac: f64, rt: f64| {
+            metrics::progress(&name, frac, rt);
+            tracing::info!(profile = %name, progress = format!("{:.0}%", frac * 100.0), realtime_factor = format!("{rt:.2}"), "transcoding");
+        };
+        // A job abandoned on shutdown is redelivered; cancel its pipelines promptly.
+        let made = copy::make(profile, method, source_report, source, &out, cfg, &self.shutdown, &progress).await;
+        metrics::idle(&profile.name);
+        match made {
+            Ok(c) => {
+                // Each attempt's copy under its own content-derived key: a redelivered job
+                // (x264 output need not be byte-identical) never replaces the copy a seal job
+                // already published names. (The copy was hashed while it was verified.)
+                let key = keys::staging(
+                    &id,
+                    &format!("{as_profile}.{}.{}", &c.report.blake3.to_hex()[..16], profile.extension),
+                );
+                let opts = PutOpts { content_type: Some(format!("video/{}", profile.container)), ..Default::default() };
+                let stored = self.store.upload_file(&self.cfg.s3.working_bucket, &key, &out, None, &opts).await?;
+                metrics::produced(
+                    &profile.name,
+                    c.wall.as_secs_f64(),
+                    job.scan.duration_ns as f64 / 1e9,
+                    stored.digests.size,
+                );
+                tracing::info!(evidence_id = %id, profile = %profile.name, wall = ?c.wall, bytes = stored.digests.size, "copy made and verified");
+                let note = match method {
+                    Method::Remux(_) => "copy verified picture for picture against the original".to_owned(),
+                    Method::Profile => format!("{}copy verified", c.frame_note(profile.frame.multiple)),
+                };
+                Ok(Made::Copy(
+                    DerivativeV1 {
+                        profile: as_profile.to_owned(),
+                        extension: profile.extension.clone(),
+                        object: ObjectV1 {
+                            object: ObjectRef { bucket: self.cfg.s3.working_bucket.clone(), key },
+                            size_bytes: stored.digests.size,
+                            blake3: stored.digests.blake3,
+                            sha256: stored.digests.sha256,
+                        },
+                        duration_ns: gst_support::continuity::duration_ns(&c.report),
+                    },
+                    note,
+                ))
+            }
+            Err(no) if no.local => {
+                // The spool is full (or our own copy unreadable): retry the whole job later
+                // rather than seal the recording without this copy.
+                metrics::not_produced(&profile.name, "failed");
+                Err(TranscodeError::Spool {
+                    dir: cfg.spool_dir.display().to_string(),
+                    source: std::io::Error::other(no.reason),
+                })
+            }
+            Err(_) if self.shutdown.is_cancelled() => {
+                // Not the recording's fault: leave the job for redelivery.
+                Err(TranscodeError::Spool {
+                    dir: cfg.spool_dir.display().to_string(),
+                    source: std::io::Error::other("shutting down"),
+                })
+            }
+            Err(no) => {
+                metrics::not_produced(&profile.name, no.result);
+                tracing::warn!(evidence_id = %id, profile = %profile.name, reason = %no.reason, "no copy");
+                Ok(Made::None(no.reason))
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! * [`handler`]: one `TranscodeJobV1` → staged copies → `SealJobV1`;
 //! * [`error`], [`metrics`].
 
+pub mod access;
 pub mod config;
 pub mod copy;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod verify;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use evidence_contracts::report::StreamKind;
 use evidence_contracts::subjects;
 use tokio_util::sync::CancellationToken;
 
@@ -118,13 +120,29 @@ pub async fn transcode_cli(
             eprintln!("{bar}");
         }
     };
-    let c = copy::make(&profile, &src, input, output, &section, &cancel, &progress).await;
+    // `--profile access-remux`: the remux the access policy would choose (its audio plan); an
+    // original only a transcode can serve is refused with the policy's reason.
+    let access = access::AccessPolicy::default();
+    let method = if profile.name == access.remux_profile {
+        match access.decide(&src) {
+            access::Decision::Remux { audio, .. } => copy::Method::Remux(audio),
+            access::Decision::Original(_) if src.streams.iter().any(|s| s.kind == StreamKind::Audio) => {
+                copy::Method::Remux(access::Audio::Copy)
+            }
+            access::Decision::Original(_) => copy::Method::Remux(access::Audio::None),
+            access::Decision::Transcode(why) => anyhow::bail!("{} cannot be remuxed: {why}", input.display()),
+        }
+    } else {
+        copy::Method::Profile
+    };
+    let c = copy::make(&profile, &method, &src, input, output, &section, &cancel, &progress).await;
     if tty {
         eprintln!();
     }
     let c = c.map_err(|n| anyhow::anyhow!(n.reason))?;
     let out = serde_json::json!({
         "profile": profile.name,
+        "method": if matches!(method, copy::Method::Remux(_)) { "remux" } else { "transcode" },
         "input": input.display().to_string(),
         "output": output.display().to_string(),
         "source_duration_s": summary.duration_ns as f64 / 1e9,

@@ -30,7 +30,7 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     bytes: m::counter_vec("evidence_transcode_output_bytes_total", "Bytes of verified copies.", &["profile"]),
     copies: m::counter_vec(
         "evidence_transcode_copies_total",
-        "Profile runs by result: produced, failed (pipeline error or verification), skipped (unreadable source, no variant).",
+        "Profile runs by result: produced, failed (pipeline error or verification), skipped (unreadable source, no variant), original_serves (the access profile not run: the original is playable as it is).",
         &["profile", "result"],
     ),
     progress: m::float_gauge_vec(
@@ -52,7 +52,7 @@ pub fn init(profiles: &[String]) {
         M.bytes.with_label_values(&[p]);
         M.progress.with_label_values(&[p]);
         M.running_rt.with_label_values(&[p]);
-        for r in ["produced", "failed", "skipped"] {
+        for r in ["produced", "failed", "skipped", "original_serves"] {
             M.copies.with_label_values(&[p, r]);
         }
     }

@@ -33,6 +33,8 @@ pub struct Limits {
     pub progress_every: Duration,
     /// Frame size of the copy, for templates that place the frame.
     pub frame: Option<crate::frame::FramePlan>,
+    /// Placeholder values the transcoder chooses per source (a remux's audio parser or caps).
+    pub extra: std::collections::BTreeMap<String, String>,
 }
 
 /// Runs `variant` of `profile` from `input` to `output`. The copy is written to
@@ -51,7 +53,9 @@ pub async fn run(
     on_progress: &(dyn Fn(f64, f64) + Sync),
 ) -> Result<Duration, RunError> {
     let part = output.with_extension(format!("{}.part", profile.extension));
-    let desc = variant.template.render(&profile.params_for(input, &part, limits.threads, limits.frame.as_ref()))?;
+    let mut params = profile.params_for(input, &part, limits.threads, limits.frame.as_ref());
+    params.extend(limits.extra.clone());
+    let desc = variant.template.render(&params)?;
     let guard = parse(&profile.name, &input.display().to_string(), &desc)?;
     let started = Instant::now();
     let pipeline = guard.pipeline.clone();

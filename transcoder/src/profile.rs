@@ -33,6 +33,9 @@ struct Descriptor {
 #[serde(deny_unknown_fields)]
 struct VariantDescriptor {
     streams: Vec<StreamKind>,
+    /// For profiles that treat audio more than one way (`access-remux`): `copy` or `aac`.
+    #[serde(default)]
+    audio: Option<String>,
     pipeline: PathBuf,
 }
 
@@ -40,6 +43,8 @@ struct VariantDescriptor {
 #[derive(Debug, Clone)]
 pub struct Variant {
     pub streams: Vec<StreamKind>,
+    /// How this variant treats audio (`copy`, `aac`), when the profile has several ways.
+    pub audio: Option<String>,
     pub template: Template,
 }
 
@@ -89,7 +94,7 @@ impl Profile {
             }
             let mut streams = v.streams.clone();
             streams.sort();
-            variants.push(Variant { streams, template });
+            variants.push(Variant { streams, audio: v.audio.clone(), template });
         }
         if variants.is_empty() {
             bail!("profile {name} has no [[variants]]");
@@ -130,6 +135,15 @@ impl Profile {
         k.sort();
         k.dedup();
         self.variants.iter().find(|v| v.streams == k)
+    }
+
+    /// The variant for these stream kinds that treats audio as `audio` says (`copy`, `aac`);
+    /// a variant without an audio key serves any.
+    pub fn variant_for_audio(&self, kinds: &[StreamKind], audio: &str) -> Option<&Variant> {
+        let mut k: Vec<StreamKind> = kinds.iter().copied().filter(|k| *k != StreamKind::Other).collect();
+        k.sort();
+        k.dedup();
+        self.variants.iter().find(|v| v.streams == k && v.audio.as_deref().is_none_or(|a| a == audio))
     }
 
     /// Whether a variant's template places the video frame (uses the frame placeholders).

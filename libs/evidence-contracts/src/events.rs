@@ -53,6 +53,10 @@ pub struct EvidenceSealedV1 {
     /// The upload deadline and whether it was met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<crate::transcode::DeadlineV1>,
+    /// The object to play for viewing: the original itself when it is playable, else the access
+    /// copy (remuxed or transcoded). Additive within v1 (2026-12-04).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<crate::seal::AccessV1>,
 }
 
 impl Message for EvidenceSealedV1 {

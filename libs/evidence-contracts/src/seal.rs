@@ -34,6 +34,56 @@ pub struct ProfileDecisionV1 {
     pub reason: String,
 }
 
+crate::open_enum!(
+    /// Which object of a package is played for viewing.
+    AccessOf {
+        /// The original itself: it is already playable (by default H.264 up to High + AAC/MP3 or
+        /// no audio, in MP4/MOV, under the bitrate cap); no copy was made.
+        Original => "original",
+        /// A copy made for viewing (`made_by` says how).
+        Derivative => "derivative",
+    }
+);
+
+crate::open_enum!(
+    /// How an access copy was made.
+    AccessMadeBy {
+        /// The original's coded video packets, unchanged, in a faststart MP4 (audio MP4 players
+        /// cannot play re-encoded to AAC alone); verified packet for packet.
+        Remux => "remux",
+        /// Decoded and encoded again (H.264 + AAC), for sources no player takes as they are.
+        Transcode => "transcode",
+    }
+);
+
+/// The transcoder's choice of access rendition, carried to the sealer in the seal job (which
+/// turns it into [`AccessV1`] with the package key). Additive within v1 (2026-12-04).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessPlanV1 {
+    pub of: AccessOf,
+    /// The copy's profile, for a derivative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<AccessMadeBy>,
+}
+
+/// The object of the package a case system plays for viewing, in the seal record and the sealed
+/// event. Absent when there is none (an unreadable recording, a copy that failed). Additive
+/// within v1 (2026-12-04).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessV1 {
+    /// `original` or `derivative`.
+    pub of: AccessOf,
+    /// Its key in the evidence bucket (the original's key when `of` is `original`).
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// `remux` or `transcode`, for a derivative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<AccessMadeBy>,
+}
+
 /// Published by the transcoder on `evidence.pipeline.seal.v1`. Message id: `seal:<evidence_id>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SealJobV1 {
@@ -48,6 +98,9 @@ pub struct SealJobV1 {
     pub decisions: Vec<ProfileDecisionV1>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<crate::transcode::DeadlineV1>,
+    /// Which object is played for viewing. Additive within v1 (2026-12-04).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessPlanV1>,
 }
 
 impl Message for SealJobV1 {
@@ -276,6 +329,9 @@ pub struct SealRecordV1 {
     /// The upload deadline and whether it was met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<crate::transcode::DeadlineV1>,
+    /// The object played for viewing. Additive within v1 (2026-12-04).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessV1>,
 }
 
 impl SealRecordV1 {

@@ -6,6 +6,7 @@
 //! * [`scan`]: the demux-only pass that collects every buffer's timestamps per stream;
 //! * the container's own structure (times as written, where it is cut) comes from the pure
 //!   `media-walk` crate, run by [`scan`] on the same file;
+//! * [`packets`]: the coded H.264 pictures of a file (time + hash), for a remux's frame identity;
 //! * [`record`]: capture of a live RTSP stream into fragmented-MP4 segments with wall-clock
 //!   boundaries (the fixed-camera recorder);
 //! * [`continuity`]: the pure analysis of those timelines into findings (gaps, backwards
@@ -13,6 +14,7 @@
 
 pub mod continuity;
 pub mod decode;
+pub mod packets;
 pub mod pipeline;
 pub mod record;
 pub mod scan;
