@@ -46,7 +46,23 @@ async fn each_original_gets_the_access_rendition_its_format_needs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let sealed = p.sealed(3, Duration::from_secs(240)).await.expect("sealed");
     assert_eq!(sealed.len(), 3);
+    // An outside validator agrees with the schemas, the new `access` field included.
+    let raw = p.events(evidence_contracts::subjects::SEALED_ALL, 3, Duration::from_secs(10)).await.expect("events");
+    let events: Vec<serde_json::Value> =
+        raw.iter().map(|m| serde_json::from_slice(&m.payload).expect("event json")).collect();
+    assert_eq!(events.len(), 3);
+    crate::support::assert_valid_against_schema("evidence.sealed.v1.schema.json", &events);
     let store = p.store().await.expect("store");
+    let mut records = Vec::new();
+    for e in &sealed {
+        records.push(
+            serde_json::from_slice::<serde_json::Value>(
+                &store.get_bytes(&e.bucket, &e.seal_record.key, 1 << 20).await.expect("record"),
+            )
+            .expect("record json"),
+        );
+    }
+    crate::support::assert_valid_against_schema("evidence.seal.record.v1.schema.json", &records);
     let by_name = |n: &Path| {
         let n = n.file_name().unwrap().to_string_lossy().into_owned();
         sealed.iter().find(|e| e.file_name == n).cloned().unwrap_or_else(|| panic!("{n} not sealed"))

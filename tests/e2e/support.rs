@@ -229,3 +229,33 @@ pub async fn consumer_backlog(nats_url: &str, stream: &str, consumer: &str) -> a
     let info = c.info().await?;
     Ok((info.num_pending, info.num_ack_pending))
 }
+
+/// Validates `docs` against `deploy/schemas/<schema>` with an outside implementation (Python's
+/// `jsonschema`, installed by scripts/setup); panics with the validator's words on a mismatch.
+pub fn assert_valid_against_schema(schema: &str, docs: &[serde_json::Value]) {
+    let tools = std::env::var("EVIDENCE_TOOLS").unwrap_or_else(|_| "/opt/evidence-tools".into());
+    let python = format!("{tools}/venv/bin/python");
+    let schema_path = test_harness::repo_path(&format!("deploy/schemas/{schema}"));
+    let script = "import json,sys,jsonschema\n\
+                  s=json.load(open(sys.argv[1]))\n\
+                  v=jsonschema.validators.validator_for(s)(s)\n\
+                  bad=[(i,e.message) for i,d in enumerate(json.load(sys.stdin)) for e in v.iter_errors(d)]\n\
+                  print(bad)\nsys.exit(1 if bad else 0)";
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(&schema_path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{python} (run scripts/setup): {e}"));
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), &serde_json::to_vec(docs).expect("json"))
+        .expect("write");
+    let out = child.wait_with_output().expect("jsonschema");
+    assert!(
+        out.status.success(),
+        "{schema}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -80,7 +80,14 @@ impl Handler for TranscodeHandler {
             .and_then(|r| r.files.into_iter().next())
             .ok_or_else(|| TranscodeError::BadReport { object: job.scan_report.object.to_string() })?;
         let source = work.path().join(format!("source.{}", ext_of(&job.request.file_name)));
-        if job.scan.readable {
+        let codecs: Vec<String> = job.scan.streams.iter().map(|s| s.codec.clone()).collect();
+        let selected = self.cfg.policy.select(&job.scan.container, &codecs);
+        let access = &self.cfg.policy.access;
+        // The original is read only if a profile will run on it: a playable original that is its
+        // own access rendition (and needs no other profile) is not downloaded at all.
+        let serves = matches!(access.decide(&source_report), access::Decision::Original(_));
+        let needed = selected.iter().any(|(p, _)| !(serves && *p == access.profile));
+        if job.scan.readable && needed {
             let d = self.store.download_to_file(&job.original.object.bucket, &job.original.object.key, &source).await?;
             if d.blake3 != job.original.blake3 {
                 return Err(TranscodeError::SourceChanged {
@@ -90,9 +97,6 @@ impl Handler for TranscodeHandler {
                 });
             }
         }
-        let codecs: Vec<String> = job.scan.streams.iter().map(|s| s.codec.clone()).collect();
-        let selected = self.cfg.policy.select(&job.scan.container, &codecs);
-        let access = &self.cfg.policy.access;
         let mut access_plan = None;
         for profile in self.profiles.iter().filter(|p| p.name != access.remux_profile) {
             let Some((_, why)) = selected.iter().find(|(p, _)| *p == profile.name) else {
