@@ -112,7 +112,6 @@ impl Handler for TranscodeHandler {
                 continue;
             };
             let mut why = why.clone();
-            let mut method = Method::Profile;
             if profile.name == access.profile && job.scan.readable {
                 match access.decide(&source_report) {
                     access::Decision::Original(reason) => {
@@ -168,9 +167,11 @@ impl Handler for TranscodeHandler {
                     }
                     access::Decision::Transcode(reason) => why = reason,
                 }
-                method = Method::Profile;
             }
-            match self.copy(&job, profile, &method, &source_report, &source, work.path(), &profile.name).await? {
+            match self
+                .copy(&job, profile, &Method::Profile, &source_report, &source, work.path(), &profile.name)
+                .await?
+            {
                 Made::Copy(d, note) => {
                     derivatives.push(d);
                     decisions.push(ProfileDecisionV1 {
