@@ -83,9 +83,10 @@ impl Handler for TranscodeHandler {
         let codecs: Vec<String> = job.scan.streams.iter().map(|s| s.codec.clone()).collect();
         let selected = self.cfg.policy.select(&job.scan.container, &codecs);
         let access = &self.cfg.policy.access;
+        let mut decision = job.scan.readable.then(|| access.decide(&source_report));
         // The original is read only if a profile will run on it: a playable original that is its
         // own access rendition (and needs no other profile) is not downloaded at all.
-        let serves = matches!(access.decide(&source_report), access::Decision::Original(_));
+        let serves = matches!(decision, Some(access::Decision::Original(_)));
         let needed = selected.iter().any(|(p, _)| !(serves && *p == access.profile));
         if job.scan.readable && needed {
             let d = self.store.download_to_file(&job.original.object.bucket, &job.original.object.key, &source).await?;
@@ -111,84 +112,69 @@ impl Handler for TranscodeHandler {
                 });
                 continue;
             };
-            let mut why = why.clone();
-            if profile.name == access.profile && job.scan.readable {
-                match access.decide(&source_report) {
-                    access::Decision::Original(reason) => {
+            let is_access = profile.name == access.profile;
+            // What to try, in order: (profile run, method, how the access copy is made, reason).
+            let mut attempts = vec![(profile, Method::Profile, AccessMadeBy::Transcode, why.clone())];
+            if is_access {
+                match decision.take() {
+                    Some(access::Decision::Original(reason)) => {
                         tracing::info!(evidence_id = %id, profile = %profile.name, %reason, "the original serves as the access rendition; no copy");
                         metrics::not_produced(&profile.name, "original_serves");
                         decisions.push(ProfileDecisionV1 { profile: profile.name.clone(), produced: false, reason });
                         access_plan = Some(AccessPlanV1 { of: AccessOf::Original, profile: None, made_by: None });
                         continue;
                     }
-                    access::Decision::Remux { why: reason, audio } => {
-                        let remux = self.profiles.iter().find(|p| p.name == access.remux_profile);
-                        match remux {
-                            Some(r) => match self
-                                .copy(
-                                    &job,
-                                    r,
-                                    &Method::Remux(audio),
-                                    &source_report,
-                                    &source,
-                                    work.path(),
-                                    &profile.name,
-                                )
-                                .await?
-                            {
-                                Made::Copy(d, note) => {
-                                    derivatives.push(d);
-                                    decisions.push(ProfileDecisionV1 {
-                                        profile: profile.name.clone(),
-                                        produced: true,
-                                        reason: format!("{reason}; {note}"),
-                                    });
-                                    access_plan = Some(AccessPlanV1 {
-                                        of: AccessOf::Derivative,
-                                        profile: Some(profile.name.clone()),
-                                        made_by: Some(AccessMadeBy::Remux),
-                                    });
-                                    continue;
-                                }
-                                // A remux that does not verify is not handed on; a transcode
-                                // is tried instead and the reason kept.
-                                Made::None(no) => {
-                                    tracing::warn!(evidence_id = %id, reason = %no, "remux failed; transcoding instead");
-                                    why = format!("{reason}, but the remux failed ({no}); transcoded instead");
-                                }
-                            },
+                    Some(access::Decision::Remux { why: reason, audio }) => {
+                        match self.profiles.iter().find(|p| p.name == access.remux_profile) {
+                            Some(r) => {
+                                attempts.insert(0, (r, Method::Remux(audio), AccessMadeBy::Remux, reason.clone()));
+                                attempts[1].3 = reason;
+                            }
                             None => {
-                                why = format!(
+                                attempts[0].3 = format!(
                                     "{reason}, but profile {} is not loaded; transcoded instead",
                                     access.remux_profile
-                                )
+                                );
                             }
                         }
                     }
-                    access::Decision::Transcode(reason) => why = reason,
+                    Some(access::Decision::Transcode(reason)) => attempts[0].3 = reason,
+                    None => {}
                 }
             }
-            match self
-                .copy(&job, profile, &Method::Profile, &source_report, &source, work.path(), &profile.name)
-                .await?
-            {
-                Made::Copy(d, note) => {
-                    derivatives.push(d);
-                    decisions.push(ProfileDecisionV1 {
-                        profile: profile.name.clone(),
-                        produced: true,
-                        reason: format!("{why}; {note}"),
-                    });
-                    if profile.name == access.profile {
-                        access_plan = Some(AccessPlanV1 {
-                            of: AccessOf::Derivative,
-                            profile: Some(profile.name.clone()),
-                            made_by: Some(AccessMadeBy::Transcode),
+            let last = attempts.len() - 1;
+            let mut failed: Option<String> = None;
+            for (i, (run, method, made_by, why)) in attempts.into_iter().enumerate() {
+                let why = match &failed {
+                    Some(no) => format!("{why}, but the remux failed ({no}); transcoded instead"),
+                    None => why,
+                };
+                match self.copy(&job, run, &method, &source_report, &source, work.path(), &profile.name).await? {
+                    Made::Copy(d, note) => {
+                        derivatives.push(d);
+                        decisions.push(ProfileDecisionV1 {
+                            profile: profile.name.clone(),
+                            produced: true,
+                            reason: format!("{why}; {note}"),
                         });
+                        if is_access {
+                            access_plan = Some(AccessPlanV1 {
+                                of: AccessOf::Derivative,
+                                profile: Some(profile.name.clone()),
+                                made_by: Some(made_by),
+                            });
+                        }
+                        break;
                     }
-                }
-                Made::None(reason) => {
-                    decisions.push(ProfileDecisionV1 { profile: profile.name.clone(), produced: false, reason });
+                    Made::None(reason) if i == last => {
+                        decisions.push(ProfileDecisionV1 { profile: profile.name.clone(), produced: false, reason });
+                    }
+                    // A remux that does not verify is not handed on; the transcode after it is tried,
+                    // and its decision says why.
+                    Made::None(no) => {
+                        tracing::warn!(evidence_id = %id, reason = %no, "remux failed; transcoding instead");
+                        failed = Some(no);
+                    }
                 }
             }
         }
