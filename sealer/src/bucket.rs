@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use evidence_contracts::seal::{ObjectRole, PackageObjectV1};
 use evidence_contracts::transcode::ObjectV1;
-use object_store::{Digests, Head, Lock, PutOpts, Store, StoreError};
+use object_store::{Digests, Expected, Head, Lock, PutOpts, Store, StoreError};
 
 use crate::error::SealError;
 use crate::{metrics, package};
@@ -80,7 +80,13 @@ impl EvidenceBucket {
         let started = Instant::now();
         let stored = self
             .store
-            .upload_file(&self.name, key, path, Some((d.size, d.blake3)), opts)
+            .upload_file(
+                &self.name,
+                key,
+                path,
+                Some(Expected { size: d.size, blake3: d.blake3, sha256: Some(d.sha256) }),
+                opts,
+            )
             .await
             .map_err(|source| SealError::Store { what, source })?;
         if stored.created {
@@ -132,7 +138,7 @@ impl EvidenceBucket {
                 &src.object.key,
                 &self.name,
                 &key,
-                Some((src.size_bytes, src.blake3)),
+                Some(Expected { size: src.size_bytes, blake3: src.blake3, sha256: Some(src.sha256) }),
                 opts,
             )
             .await

@@ -4,14 +4,15 @@
 //!
 //! Order and why:
 //! 1. If the package's `seal.json` exists, every object it lists is stored: go to 4.
-//! 2. Into a local spool: the original from the landing area (size, BLAKE3 and SHA-256 checked
-//!    against ingest), stored write-once; the continuity report copied. Then the C2PA sidecar
-//!    of the original (the original is never rewritten), and each copy with an embedded
-//!    manifest whose parent is the original (or a sidecar when c2pa cannot embed). A manifest
-//!    that cannot be made is recorded with its reason; it never stops the original being
-//!    sealed. Every key is put-if-absent with an Object Lock retain-until; an object an
-//!    earlier attempt stored is reused (sidecars and signed copies are not byte-reproducible,
-//!    so the stored one wins and is validated against the original).
+//! 2. The original streamed from the landing area straight into the bucket, hashed on the way
+//!    (size, BLAKE3 and SHA-256 checked against ingest before the upload completes): the sealer
+//!    reads it once and keeps no copy of it. The continuity report copied. Then the C2PA sidecar
+//!    of the original (the original is never rewritten), signed from the digests of that pass,
+//!    and each copy (fetched into a local spool) with an embedded manifest whose parent is the
+//!    original (or a sidecar when c2pa cannot embed). A manifest that cannot be made is recorded
+//!    with its reason; it never stops the original being sealed. Every key is put-if-absent with
+//!    an Object Lock retain-until; an object an earlier attempt stored is reused (sidecars and
+//!    signed copies are not byte-reproducible, so the stored one wins and is validated).
 //! 3. Every object read back (HEAD: size), then `seal.json` put-if-absent.
 //! 4. `seal.sig` (ES256 over the stored `seal.json` bytes; deterministic nonces, so a retry
 //!    writes the same bytes), the ledger record (once per evidence id), a checkpoint when due,
@@ -24,7 +25,6 @@
 //! read back), `provenance.rs` (each asset's manifest), `package.rs` (the record, pure, shared with
 //! `sealer seal`), `ledger.rs`; this file only orders them.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -35,7 +35,7 @@ use evidence_contracts::ledger::{GENESIS, LedgerKind, LedgerRecordSchema, Ledger
 use evidence_contracts::seal::{ObjectRole, PackageObjectV1, RetentionV1, SealJobV1, SealRecordV1};
 use evidence_contracts::station::ReceiptV1;
 use evidence_contracts::{Message, subjects};
-use object_store::{Lock, Store, StoreError};
+use object_store::{Digests, Lock, Store, StoreError};
 use worker_runtime::{Delivery, Handler, Rejection};
 
 use crate::bucket::EvidenceBucket;
@@ -136,13 +136,21 @@ impl SealHandler {
         let r = &job.request;
         let opts = |role, content_type| EvidenceBucket::opts(role, content_type, lock);
 
-        // 1. The original, byte for byte.
-        let orig_path: PathBuf = spool.path().join("original");
-        let od = self.bucket.fetch("original", &job.original, &orig_path).await?;
-        let original_key = keys.original(&r.file_name);
-        let od =
-            self.bucket.put_file("original", &original_key, &orig_path, od, &opts(ObjectRole::Original, None)).await?;
-        let mut objects = vec![package::object(ObjectRole::Original, None, original_key.clone(), od)];
+        // 1. The original, byte for byte: streamed from the landing area into the bucket and
+        //    hashed on the way (the sealer's one read of it), completed only if it is what ingest
+        //    announced (size, BLAKE3, SHA-256).
+        let original = self
+            .bucket
+            .copy_in(
+                "original",
+                ObjectRole::Original,
+                &job.original,
+                keys.original(&r.file_name),
+                &opts(ObjectRole::Original, None),
+            )
+            .await?;
+        let od = Digests { size: original.size_bytes, blake3: original.blake3, sha256: original.sha256 };
+        let mut objects = vec![original.clone()];
         failpoint("after_original");
 
         // 2. The continuity report.
@@ -163,11 +171,11 @@ impl SealHandler {
         // 3. Manifests: the original's sidecar, then each copy.
         let (sidecar, original_binding) = self
             .original_sidecar(
-                &orig_path,
-                &original_key,
+                &original,
                 &r.file_name,
                 &assertion,
                 &opts(ObjectRole::C2paSidecar, Some("application/c2pa")),
+                spool.path(),
             )
             .await?;
         failpoint("after_sidecar");
@@ -177,8 +185,7 @@ impl SealHandler {
             s
         });
         for d in &job.derivatives {
-            let (objs, binding) =
-                self.derivative(d, keys, &orig_path, sidecar.as_ref(), &assertion, spool.path(), lock).await?;
+            let (objs, binding) = self.derivative(d, keys, sidecar.as_ref(), &assertion, spool.path(), lock).await?;
             objects.extend(objs);
             manifests.push(binding);
         }

@@ -92,18 +92,36 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
     let officer = OfficerId::new(&a.officer)?;
     let name = a.original.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     check_file_name(&name)?;
-    let digests = object_store::hash_file(&a.original).with_context(|| format!("read {}", a.original.display()))?;
+    // The one read of the original: copied into the output folder while it is hashed, then moved
+    // to its place in the package (whose folder is named by the evidence id, known only now).
+    std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
+    let staged = tempfile::Builder::new()
+        .prefix(".sealing-")
+        .tempfile_in(&a.out)
+        .with_context(|| format!("temporary file in {}", a.out.display()))?
+        .into_temp_path();
+    std::fs::remove_file(&staged).ok();
+    let digests = copy_hashing(&a.original, &staged)?;
     let id = EvidenceId::derive(&device, &digests.blake3);
     let now = Utc::now();
     let keys = PackageKeys::new(&officer, a.recorded_start.unwrap_or(now), &id);
     let root = a.out.join(&keys.prefix);
     let rel = |key: &str| root.join(key.strip_prefix(&keys.prefix).unwrap_or(key));
     let mut objects = Vec::new();
-    let d = copy_hashing(&a.original, &rel(&keys.original(&name)))?;
-    if d != digests {
-        bail!("{} changed while it was being sealed; seal it again", a.original.display());
+    let original_path = rel(&keys.original(&name));
+    if original_path.exists() {
+        bail!(
+            "{} exists: this recording is already sealed in {} (a package is never overwritten)",
+            original_path.display(),
+            a.out.display()
+        );
     }
-    objects.push(obj(ObjectRole::Original, None, keys.original(&name), d));
+    if let Some(d) = original_path.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
+    }
+    std::fs::hard_link(&staged, &original_path)
+        .with_context(|| format!("move the copy into {} (a package is never overwritten)", original_path.display()))?;
+    objects.push(obj(ObjectRole::Original, None, keys.original(&name), digests));
     let (continuity, decisions) = match &a.report {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
@@ -171,10 +189,9 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
     let report =
         objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).cloned().context("the report object")?;
     let assertion = facts.assertion(&digests, &report);
-    let original_path = rel(&keys.original(&name));
     let mut manifests = Vec::new();
     let side_key = manifest::sidecar_key(&keys.original(&name));
-    let sidecar = match manifest::sign_original(&creds, &original_path, &name, &assertion) {
+    let sidecar = match manifest::sign_original_from_digests(&creds, &name, &digests.sha256, &assertion) {
         Ok(s) => {
             write_new(&rel(&side_key), &s.bytes)?;
             objects.push(obj(
@@ -206,8 +223,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         }
         match (&sidecar, format) {
             (Some(side), Some(format)) => {
-                let check =
-                    manifest::sign_copy(&creds, file, &rel(&key), format, profile, &original_path, side, &assertion)?;
+                let check = manifest::sign_copy(&creds, file, &rel(&key), format, profile, side, &assertion)?;
                 manifests.push(binding(&key, Placement::Embedded, None, &check.hash_binding, check.label));
                 objects.push(obj(
                     ObjectRole::Derivative,
@@ -220,8 +236,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
                 let d = copy_hashing(file, &rel(&key))?;
                 objects.push(obj(ObjectRole::Derivative, Some(profile.clone()), key.clone(), d));
                 let title = key.rsplit('/').next().unwrap_or(&key).to_owned();
-                let s =
-                    manifest::sign_copy_sidecar(&creds, &rel(&key), &title, profile, &original_path, side, &assertion)?;
+                let s = manifest::sign_copy_sidecar(&creds, &rel(&key), &title, profile, side, &assertion)?;
                 let sk = manifest::sidecar_key(&key);
                 write_new(&rel(&sk), &s.bytes)?;
                 objects.push(obj(

@@ -16,46 +16,38 @@ use crate::manifest::{self, RecordingAssertion, Sidecar};
 use crate::{metrics, package};
 
 impl SealHandler {
-    /// The original's sidecar: reused when stored, else signed and stored.
+    /// The original's sidecar: reused when stored, else signed from the digests the original
+    /// was stored with (the media is not read again) and stored.
     pub(crate) async fn original_sidecar(
         &self,
-        original: &Path,
-        original_key: &str,
+        original: &PackageObjectV1,
         file_name: &str,
         assertion: &RecordingAssertion,
         opts: &PutOpts,
+        spool: &Path,
     ) -> Result<(Option<(Sidecar, PackageObjectV1)>, ManifestBindingV1), SealError> {
-        let key = manifest::sidecar_key(original_key);
+        let key = manifest::sidecar_key(&original.key);
         let stored = self.bucket.head("sidecar", &key).await?;
-        let reopen = |bytes: Vec<u8>| {
-            let (path, name, key) = (original.to_owned(), file_name.to_owned(), key.clone());
-            async move {
-                blocking(move || manifest::reopen_sidecar(&path, &name, bytes)).await.map_err(|detail| {
-                    SealError::BadRecord {
-                        bucket: self.bucket.name.clone(),
-                        key,
-                        detail: format!("the stored sidecar does not validate against the original: {detail}"),
-                    }
-                })
-            }
-        };
         let sidecar = if stored.is_some() {
-            reopen(self.bucket.get_small("sidecar", &key).await?).await?
+            let bytes = self.bucket.get_small("sidecar", &key).await?;
+            self.reopen_sidecar(bytes, original, file_name, &key, spool).await?
         } else {
-            let (creds, path, name, a) =
-                (self.creds.clone(), original.to_owned(), file_name.to_owned(), assertion.clone());
-            match blocking(move || manifest::sign_original(&creds, &path, &name, &a)).await {
+            let (creds, name, sha, a) = (self.creds.clone(), file_name.to_owned(), original.sha256, assertion.clone());
+            match blocking(move || manifest::sign_original_from_digests(&creds, &name, &sha, &a)).await {
                 // Signed and validated here: validate again only if another attempt's sidecar won.
                 Ok(s) => match self.bucket.put_generated("sidecar", &key, s.bytes.clone(), opts).await? {
                     b if b == s.bytes => s,
-                    b => reopen(b).await?,
+                    b => self.reopen_sidecar(b, original, file_name, &key, spool).await?,
                 },
                 Err(e) => {
                     metrics::manifest("failed");
-                    tracing::warn!(key = original_key, error = %format!("{e:#}"), "no C2PA manifest for the original; the signed seal record binds it");
+                    tracing::warn!(key = original.key, error = %format!("{e:#}"), "no C2PA manifest for the original; the signed seal record binds it");
                     return Ok((
                         None,
-                        package::unsigned(original_key, format!("c2pa could not sign a manifest for this file: {e:#}")),
+                        package::unsigned(
+                            &original.key,
+                            format!("c2pa could not sign a manifest for this file: {e:#}"),
+                        ),
                     ));
                 }
             }
@@ -63,13 +55,44 @@ impl SealHandler {
         metrics::manifest("ok");
         let d = self.bucket.digests_of_stored("sidecar", &key).await?;
         let binding = package::binding(
-            original_key,
+            &original.key,
             Placement::Sidecar,
             Some(key.clone()),
             &sidecar.hash_binding,
             sidecar.label.clone(),
         );
         Ok((Some((sidecar, package::object(ObjectRole::C2paSidecar, None, key, d))), binding))
+    }
+
+    /// A sidecar an earlier attempt stored, checked against the digests the original was stored
+    /// with. One sealed before 2026-12-04 (bound by the original's format) is validated against
+    /// the original read back from the bucket: the only case in which the sealer reads it twice.
+    async fn reopen_sidecar(
+        &self,
+        bytes: Vec<u8>,
+        original: &PackageObjectV1,
+        file_name: &str,
+        key: &str,
+        spool: &Path,
+    ) -> Result<Sidecar, SealError> {
+        let bad = |detail: String| SealError::BadRecord {
+            bucket: self.bucket.name.clone(),
+            key: key.to_owned(),
+            detail: format!("the stored sidecar does not validate against the original: {detail}"),
+        };
+        let format = manifest::c2pa_format(file_name).unwrap_or(manifest::GENERIC_FORMAT);
+        let (b, sha) = (bytes.clone(), original.sha256);
+        let streamed = match blocking(move || manifest::check_streamed_sidecar(b, format, &sha)).await {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
+        };
+        if manifest::is_whole_file_bound(&bytes) {
+            return Err(bad(streamed));
+        }
+        let path = spool.join("original.read-back");
+        self.bucket.fetch_stored("original", &original.key, &path).await?;
+        let name = file_name.to_owned();
+        blocking(move || manifest::reopen_sidecar(&path, &name, bytes)).await.map_err(bad)
     }
 
     /// One copy: reused when stored, else fetched, signed (embedded, or a sidecar for formats
@@ -79,7 +102,6 @@ impl SealHandler {
         &self,
         d: &DerivativeV1,
         keys: &PackageKeys,
-        original: &Path,
         sidecar: Option<&Sidecar>,
         assertion: &RecordingAssertion,
         spool: &Path,
@@ -102,16 +124,15 @@ impl SealHandler {
                 (self.bucket.fetch_stored("copy", &key, &copy_out).await?, None)
             } else {
                 let fetched = self.bucket.fetch("copy", &d.object, &copy_in).await?;
-                let (creds, i, o, p, orig, s, a) = (
+                let (creds, i, o, p, s, a) = (
                     self.creds.clone(),
                     copy_in.clone(),
                     copy_out.clone(),
                     d.profile.clone(),
-                    original.to_owned(),
                     side.clone(),
                     assertion.clone(),
                 );
-                match blocking(move || manifest::sign_copy(&creds, &i, &o, format, &p, &orig, &s, &a)).await {
+                match blocking(move || manifest::sign_copy(&creds, &i, &o, format, &p, &s, &a)).await {
                     Ok(check) => {
                         let path = copy_out.clone();
                         let dg = blocking(move || object_store::hash_file(&path))
@@ -180,15 +201,9 @@ impl SealHandler {
             self.bucket.get_small("sidecar", &side_key).await?
         } else {
             let title = key.rsplit('/').next().unwrap_or(&key).to_owned();
-            let (creds, c, p, orig, s, a) = (
-                self.creds.clone(),
-                copy_in.clone(),
-                d.profile.clone(),
-                original.to_owned(),
-                side.clone(),
-                assertion.clone(),
-            );
-            match blocking(move || manifest::sign_copy_sidecar(&creds, &c, &title, &p, &orig, &s, &a)).await {
+            let (creds, c, p, s, a) =
+                (self.creds.clone(), copy_in.clone(), d.profile.clone(), side.clone(), assertion.clone());
+            match blocking(move || manifest::sign_copy_sidecar(&creds, &c, &title, &p, &s, &a)).await {
                 Ok(s) => self.bucket.put_generated("sidecar", &side_key, s.bytes, &side_opts).await?,
                 Err(e) => {
                     metrics::manifest("failed");

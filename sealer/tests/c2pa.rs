@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
-//! C2PA manifests on real recordings generated with GStreamer: a sidecar for the original (BMFF
-//! binding for MP4, whole-file binding for MPEG-TS), an embedded manifest in a copy with the
-//! original as parent ingredient, and tampering caught.
+//! C2PA manifests on real recordings generated with GStreamer: a sidecar for the original signed
+//! from its streamed digests (whole-file binding, any format), an embedded manifest in a copy with
+//! the original as parent ingredient, and tampering caught.
 
 use std::path::Path;
 
@@ -44,7 +44,7 @@ fn flip(path: &Path, at: u64) {
 }
 
 #[test]
-fn mp4_original_gets_a_bmff_sidecar_and_the_copy_an_embedded_manifest_pointing_back() {
+fn mp4_original_gets_a_whole_file_sidecar_and_the_copy_an_embedded_manifest_pointing_back() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dev_ca(&dir.path().join("pki"), "Test Agency", 30).unwrap();
     let creds = Credentials::load(&ca.chain, &ca.key, None).unwrap();
@@ -54,9 +54,9 @@ fn mp4_original_gets_a_bmff_sidecar_and_the_copy_an_embedded_manifest_pointing_b
     let before = object_store::hash_file(&original).unwrap();
     let a = assertion("CAM1_0001.MP4", &original);
 
-    let sidecar = manifest::sign_original(&creds, &original, "CAM1_0001.MP4", &a).unwrap();
-    assert_eq!(object_store::hash_file(&original).unwrap(), before, "the original is only read");
-    assert_eq!(sidecar.hash_binding, "c2pa.hash.bmff");
+    let sidecar = manifest::sign_original_from_digests(&creds, "CAM1_0001.MP4", &before.sha256, &a).unwrap();
+    assert_eq!(object_store::hash_file(&original).unwrap(), before, "the original is untouched");
+    assert_eq!(sidecar.hash_binding, "c2pa.hash.data");
     let check = manifest::read_sidecar(&original, &sidecar.format, &sidecar.bytes, Some(&anchors));
     assert!(check.failures.is_empty(), "{check:?}");
     assert!(!check.untrusted, "trusted with our root: {check:?}");
@@ -69,8 +69,7 @@ fn mp4_original_gets_a_bmff_sidecar_and_the_copy_an_embedded_manifest_pointing_b
     let copy_in = dir.path().join("staged.mp4");
     media::mp4(&copy_in, &Spec { container: Container::Mp4Faststart, ..Spec::default() }).unwrap();
     let copy_out = dir.path().join("access.mp4");
-    let label =
-        manifest::sign_copy(&creds, &copy_in, &copy_out, "video/mp4", "access", &original, &sidecar, &a).unwrap().label;
+    let label = manifest::sign_copy(&creds, &copy_in, &copy_out, "video/mp4", "access", &sidecar, &a).unwrap().label;
     let embedded = manifest::read_embedded(&copy_out, "video/mp4", Some(&anchors));
     assert!(embedded.failures.is_empty(), "{embedded:?}");
     assert_eq!(embedded.label, label);
@@ -113,17 +112,17 @@ fn formats_without_a_c2pa_handler_and_broken_files_are_still_bound() {
     let garbage = dir.path().join("garbage.MP4");
     std::fs::write(&garbage, (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>())
         .unwrap();
-    // A cut MP4 (no index) still parses as boxes: c2pa binds what is there with the BMFF hash.
-    for (path, name, binding) in [
-        (&ts, "fixed.ts", "c2pa.hash.data"),
-        (&garbage, "garbage.MP4", "c2pa.hash.data"),
-        (&broken, "cut.mp4", "c2pa.hash.bmff"),
-    ] {
+    // Every byte is bound whatever the file is: a TS, random bytes named .MP4, a cut MP4. The
+    // sidecar validates under its own format and under the generic one (what `sealer verify`
+    // uses for a whole-file binding).
+    for (path, name) in [(&ts, "fixed.ts"), (&garbage, "garbage.MP4"), (&broken, "cut.mp4")] {
         let a = assertion(name, path);
-        let s = manifest::sign_original(&creds, path, name, &a).unwrap();
-        assert_eq!(s.hash_binding, binding, "{name}");
-        let ok = manifest::read_sidecar(path, &s.format, &s.bytes, None);
-        assert!(ok.failures.is_empty(), "{name}: {ok:?}");
+        let s = manifest::sign_original_from_digests(&creds, name, &a.original_sha256, &a).unwrap();
+        assert_eq!(s.hash_binding, "c2pa.hash.data", "{name}");
+        for format in [s.format.as_str(), manifest::GENERIC_FORMAT] {
+            let ok = manifest::read_sidecar(path, format, &s.bytes, None);
+            assert!(ok.failures.is_empty(), "{name} as {format}: {ok:?}");
+        }
         let copy = dir.path().join(format!("t-{name}"));
         std::fs::copy(path, &copy).unwrap();
         flip(&copy, 1000);

@@ -32,4 +32,4 @@ pub use hashing::{Digests, StreamHasher, blake3_file, hash_file};
 pub use localfs::{file_identity, read_json, write_json_durably};
 pub use object_lock::{Lock, WormProbe};
 pub use resumable::{PartState, ResumeError, UploadOutcome, UploadState, read_state, write_state};
-pub use write::{PutOpts, Stored};
+pub use write::{Expected, PutOpts, Stored};

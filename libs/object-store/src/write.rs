@@ -30,6 +30,23 @@ pub struct PutOpts {
     pub lock: Option<Lock>,
 }
 
+/// What an upload must turn out to be: it is completed only if the bytes that passed match, so
+/// nothing else ever appears under the key.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected {
+    pub size: u64,
+    pub blake3: evidence_contracts::Blake3Digest,
+    /// Checked too when known (and then in the object's metadata, so a later put-if-absent
+    /// needs no re-read).
+    pub sha256: Option<evidence_contracts::Sha256Digest>,
+}
+
+impl From<(u64, evidence_contracts::Blake3Digest)> for Expected {
+    fn from((size, blake3): (u64, evidence_contracts::Blake3Digest)) -> Self {
+        Self { size, blake3, sha256: None }
+    }
+}
+
 /// Result of a put.
 #[derive(Debug, Clone, Copy)]
 pub struct Stored {
@@ -159,21 +176,16 @@ impl Store {
         bucket: &str,
         key: &str,
         path: &Path,
-        expect: Option<(u64, evidence_contracts::Blake3Digest)>,
+        expect: Option<Expected>,
         opts: &PutOpts,
     ) -> Result<Stored, StoreError> {
         if opts.if_absent
-            && let Some((_, b3)) = &expect
-            && let Some(s) = self.existing(bucket, key, Some(b3)).await?
+            && let Some(e) = &expect
+            && let Some(s) = self.existing(bucket, key, Some(&e.blake3)).await?
         {
             return Ok(s);
         }
-        let expect = expect.map(|(size, blake3)| Expect {
-            size,
-            blake3,
-            bucket: "local".into(),
-            key: path.display().to_string(),
-        });
+        let expect = expect.map(|e| Expect { e, bucket: "local".into(), key: path.display().to_string() });
         let file = tokio::fs::File::open(path).await.map_err(|e| StoreError::Io {
             op: "open",
             path: path.to_owned(),
@@ -195,17 +207,16 @@ impl Store {
         src_key: &str,
         dst_bucket: &str,
         dst_key: &str,
-        expect: Option<(u64, evidence_contracts::Blake3Digest)>,
+        expect: Option<Expected>,
         opts: &PutOpts,
     ) -> Result<Stored, StoreError> {
         if opts.if_absent
-            && let Some(s) = self.existing(dst_bucket, dst_key, expect.as_ref().map(|(_, b)| b)).await?
+            && let Some(s) = self.existing(dst_bucket, dst_key, expect.as_ref().map(|e| &e.blake3)).await?
         {
             return Ok(s);
         }
         let source = self.open(src_bucket, src_key).await?;
-        let expect =
-            expect.map(|(size, b3)| Expect { size, blake3: b3, bucket: src_bucket.into(), key: src_key.into() });
+        let expect = expect.map(|e| Expect { e, bucket: src_bucket.into(), key: src_key.into() });
         self.upload_stream(dst_bucket, dst_key, source, expect, opts).await
     }
 
@@ -227,12 +238,16 @@ impl Store {
             check_expect(expect.as_ref(), &d)?;
             return self.put_known(bucket, key, first, d, opts).await;
         }
-        // Large: multipart. Metadata is fixed when the upload is created, so only an announced
-        // BLAKE3 can go there; `existing` re-reads objects that lack a digest. A put-if-absent
-        // of a multipart object needs `expect`, so the object can be judged before it is written.
+        // Large: multipart. Metadata is fixed when the upload is created, so only announced
+        // digests can go there (the upload completes only if they hold); `existing` re-reads
+        // objects that lack one. A put-if-absent of a multipart object needs `expect`, so the
+        // object can be judged before it is written.
         let mut create = self.client.create_multipart_upload().bucket(bucket).key(key);
         if let Some(e) = &expect {
-            create = create.metadata(META_BLAKE3, e.blake3.to_hex());
+            create = create.metadata(META_BLAKE3, e.e.blake3.to_hex());
+            if let Some(sha) = &e.e.sha256 {
+                create = create.metadata(META_SHA256, sha.to_hex());
+            }
         }
         for (k, v) in &opts.metadata {
             create = create.metadata(k, v);
@@ -311,31 +326,30 @@ impl Store {
 }
 
 struct Expect {
-    size: u64,
-    blake3: evidence_contracts::Blake3Digest,
+    e: Expected,
     bucket: String,
     key: String,
 }
 
 fn check_expect(e: Option<&Expect>, d: &Digests) -> Result<(), StoreError> {
-    let Some(e) = e else { return Ok(()) };
-    if e.size != d.size {
-        return Err(StoreError::Mismatch {
-            bucket: e.bucket.clone(),
-            key: e.key.clone(),
-            what: "size",
-            expected: format!("{} bytes", e.size),
-            actual: format!("{} bytes", d.size),
-        });
+    let Some(x) = e else { return Ok(()) };
+    let mismatch = |what, expected: String, actual: String| StoreError::Mismatch {
+        bucket: x.bucket.clone(),
+        key: x.key.clone(),
+        what,
+        expected,
+        actual,
+    };
+    if x.e.size != d.size {
+        return Err(mismatch("size", format!("{} bytes", x.e.size), format!("{} bytes", d.size)));
     }
-    if e.blake3 != d.blake3 {
-        return Err(StoreError::Mismatch {
-            bucket: e.bucket.clone(),
-            key: e.key.clone(),
-            what: "BLAKE3",
-            expected: e.blake3.to_hex(),
-            actual: d.blake3.to_hex(),
-        });
+    if x.e.blake3 != d.blake3 {
+        return Err(mismatch("BLAKE3", x.e.blake3.to_hex(), d.blake3.to_hex()));
+    }
+    if let Some(sha) = &x.e.sha256
+        && *sha != d.sha256
+    {
+        return Err(mismatch("SHA-256", sha.to_hex(), d.sha256.to_hex()));
     }
     Ok(())
 }
