@@ -84,6 +84,8 @@ METRICS_ADDR=127.0.0.1:9583 "$BIN/sealer" run --config "$WORK/sealer.toml" >"$WO
 for log in "$WORK"/logs/{ingest,transcoder,sealer}.log; do
   for _ in $(seq 300); do grep -q consuming "$log" 2>/dev/null && break; sleep 0.1; done
 done
+rchar() { awk '/^rchar/ {print $2}' "/proc/$1/io"; }
+read -r io_ingest io_trans io_seal < <(echo "$(rchar "$P_INGEST") $(rchar "$P_TRANS") $(rchar "$P_SEAL")")
 t0=$(date +%s.%N)
 "$BIN/station" push --config "$WORK/common.toml" --station st-bench --device CAM-BENCH --officer OF3001 --wait "$BIG" \
   >"$WORK/sealed.json" 2>"$WORK/logs/push.log" || {
@@ -94,6 +96,10 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 hwm() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 r_ingest=$(hwm "$P_INGEST"); r_trans=$(hwm "$P_TRANS"); r_seal=$(hwm "$P_SEAL")
+# Bytes each worker read during the run (read(2) of files and sockets: /proc/PID/io rchar), in
+# units of the recording's size.
+reads() { awk "BEGIN{printf \"%.2f\", ($(rchar "$1") - $2) / $BYTES}"; }
+x_ingest=$(reads "$P_INGEST" "$io_ingest"); x_trans=$(reads "$P_TRANS" "$io_trans"); x_seal=$(reads "$P_SEAL" "$io_seal")
 access=$(python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).readline()); a=e.get("access") or {}; print(a.get("of","-"), sum(1 for o in e["objects"] if o["role"]=="derivative"))' "$WORK/sealed.json")
 for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; done
 wait 2>/dev/null || true
@@ -104,3 +110,4 @@ printf '%-64s %8s %8s\n' "run" "wall s" "ratio"
 printf '%-64s %8.2f %8.2f\n' "floor: cat + b3sum + openssl dgst -sha256" "$t_floor" 1
 printf '%-64s %8.2f %8.2f\n' "push → sealed (access: $access copies)" "$wall" "$(awk "BEGIN{print $wall / $t_floor}")"
 printf 'peak RSS (VmHWM): ingest-worker %s MiB, transcoder %s MiB, sealer %s MiB\n' "$r_ingest" "$r_trans" "$r_seal"
+printf 'bytes read (rchar) / recording size: ingest-worker %s, transcoder %s, sealer %s\n' "$x_ingest" "$x_trans" "$x_seal"

@@ -367,6 +367,7 @@ impl Handler for SealHandler {
         );
         worker_runtime::nats::publish(&self.js, &receipt).await?;
         metrics::package(if fresh { "sealed" } else { "already_sealed" });
+        metrics::s3_received();
         metrics::ingest_to_seal((Utc::now() - record.ingested_at).num_milliseconds() as f64 / 1000.0);
         tracing::info!(evidence_id = %id, prefix = %record.prefix, objects = record.objects.len(), c2pa = %record.provenance.c2pa, ledger_seq = appended.seq, fresh, event_published = !already, "evidence sealed");
         Ok(())

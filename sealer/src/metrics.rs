@@ -7,6 +7,7 @@ use worker_runtime::metrics as m;
 
 struct Metrics {
     hashed: IntCounter,
+    received: IntCounter,
     put_seconds: Histogram,
     packages: IntCounterVec,
     manifests: IntCounterVec,
@@ -22,6 +23,15 @@ static M: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         let c = IntCounter::new(
             "evidence_sealer_hashed_bytes_total",
             "Bytes hashed (BLAKE3 + SHA-256) while storing evidence.",
+        )
+        .expect("valid metric");
+        m::registry().register(Box::new(c.clone())).expect("unique metric");
+        c
+    },
+    received: {
+        let c = IntCounter::new(
+            "evidence_sealer_s3_received_bytes_total",
+            "Object body bytes received from S3 (every GET: originals streamed into the bucket, copies fetched, records and sidecars read). About one original's size per sealed recording without copies: the sealer reads an original once.",
         )
         .expect("valid metric");
         m::registry().register(Box::new(c.clone())).expect("unique metric");
@@ -80,6 +90,12 @@ pub fn init() {
     m.hashed.get();
     m.put_seconds.get_sample_count();
     m.ingest_to_seal.get_sample_count();
+}
+
+/// Brings `evidence_sealer_s3_received_bytes_total` up to what the S3 client has received.
+pub fn s3_received() {
+    let now = object_store::received_bytes();
+    M.received.inc_by(now.saturating_sub(M.received.get()));
 }
 
 pub fn stored(bytes: u64, secs: f64) {

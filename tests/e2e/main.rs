@@ -22,4 +22,5 @@ mod rejects;
 mod sealing;
 mod station;
 mod tls;
+mod trip;
 mod worm;

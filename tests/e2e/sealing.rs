@@ -163,6 +163,7 @@ async fn sealed_packages_export_and_verify_offline_and_every_tampering_is_caught
 
     let ev = &events[0];
     let pkg = &pkgs[0];
+    c2pa_python_cross_check(ev, pkg, Path::new(trust));
     c2patool_cross_check(ev, pkg, trust);
     let t = p.dir.path().join("tampered");
     let original = rel(ev, ObjectRole::Original);
@@ -208,6 +209,38 @@ async fn sealed_packages_export_and_verify_offline_and_every_tampering_is_caught
         std::fs::copy(&other_sidecar, d.join(&sidecar)).unwrap();
     });
     p.assert_no_unexpected_errors(&[]);
+}
+
+/// The reference C2PA SDK (c2pa-python) on the exported package: the original with its sidecar
+/// and the copy with its embedded manifest are `Trusted` under our root with no failure, the
+/// original's binding checked over its bytes (`assertion.dataHash.match`), the copy's parent
+/// ingredient is the original's manifest, and both carry the recording assertion with the
+/// original's SHA-256; one flipped byte of the original is a data hash mismatch.
+fn c2pa_python_cross_check(ev: &EvidenceSealedV1, pkg: &Path, trust: &Path) {
+    let original = pkg.join(rel(ev, ObjectRole::Original));
+    let sidecar = pkg.join(rel(ev, ObjectRole::C2paSidecar));
+    let copy = ev.objects.iter().find(|o| o.role == ObjectRole::Derivative).unwrap();
+    let copy = pkg.join(copy.key.strip_prefix(&ev.prefix).unwrap());
+    let sha = ev.objects.iter().find(|o| o.role == ObjectRole::Original).unwrap().sha256.to_hex();
+    let with_sidecar = format!("{}={}", original.display(), sidecar.display());
+    let read = crate::support::c2pa_read(Some(trust), &[with_sidecar.clone(), copy.display().to_string()]);
+    let (o, c) = (&read[0], &read[1]);
+    for r in [o, c] {
+        assert_eq!(r["state"], "Trusted", "c2pa-python: {r:#}");
+        assert_eq!(r["failures"], serde_json::json!([]), "c2pa-python: {r:#}");
+        assert_eq!(r["recording"]["original_sha256"], sha, "c2pa-python: {r:#}");
+    }
+    assert!(o["successes"].as_array().unwrap().iter().any(|s| s == "assertion.dataHash.match"), "{o:#}");
+    assert_eq!(c["parent_manifest"], o["label"], "the copy's parent is the original's manifest: {c:#}");
+    let tampered = pkg.parent().unwrap().join("c2pa-python-tampered.MP4");
+    std::fs::copy(&original, &tampered).unwrap();
+    flip_byte(&tampered);
+    let bad = crate::support::c2pa_read(Some(trust), &[format!("{}={}", tampered.display(), sidecar.display())]);
+    assert!(
+        bad[0]["failures"].as_array().unwrap().iter().any(|f| f == "assertion.dataHash.mismatch"),
+        "c2pa-python must catch a flipped byte of the original: {:#}",
+        bad[0]
+    );
 }
 
 /// The reference implementation's view of our manifests: `c2patool` 0.27.22 must find the

@@ -232,6 +232,22 @@ pub async fn consumer_backlog(nats_url: &str, stream: &str, consumer: &str) -> a
 
 /// Validates `docs` against `deploy/schemas/<schema>` with an outside implementation (Python's
 /// `jsonschema`, installed by scripts/setup); panics with the validator's words on a mismatch.
+/// The reference C2PA SDK's reading of assets (`tests/tools/c2pa_read.py`, c2pa-python): each
+/// argument is `ASSET` (embedded manifest) or `ASSET=SIDECAR`. One JSON object per asset.
+pub fn c2pa_read(trust: Option<&Path>, assets: &[String]) -> Vec<serde_json::Value> {
+    let tools = std::env::var("EVIDENCE_TOOLS").unwrap_or_else(|_| "/opt/evidence-tools".into());
+    let python = format!("{tools}/venv/bin/python");
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(test_harness::repo_path("tests/tools/c2pa_read.py"));
+    if let Some(t) = trust {
+        cmd.arg("--trust").arg(t);
+    }
+    let out = cmd.args(assets).output().unwrap_or_else(|e| panic!("{python} (run scripts/setup): {e}"));
+    assert!(out.status.success(), "c2pa_read.py: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("c2pa_read.py output: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 pub fn assert_valid_against_schema(schema: &str, docs: &[serde_json::Value]) {
     let tools = std::env::var("EVIDENCE_TOOLS").unwrap_or_else(|_| "/opt/evidence-tools".into());
     let python = format!("{tools}/venv/bin/python");

@@ -10,6 +10,18 @@ use tokio::io::AsyncReadExt;
 use crate::error::StoreError;
 use crate::hashing::StreamHasher;
 
+static RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Object body bytes this process has received from S3 since it started (every GET: streamed,
+/// downloaded, hashed or read whole). What the sealer's one-read claim is measured with.
+pub fn received_bytes() -> u64 {
+    RECEIVED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn count_received(n: usize) {
+    RECEIVED.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub(crate) async fn hash_blocking(mut h: StreamHasher, data: Bytes) -> StreamHasher {
     match tokio::task::spawn_blocking(move || {
         h.update(&data);
@@ -73,7 +85,10 @@ impl ChunkSource for BodySource {
                 return Ok(buf.freeze());
             }
             match self.body.try_next().await {
-                Ok(Some(c)) => self.pending = c,
+                Ok(Some(c)) => {
+                    count_received(c.len());
+                    self.pending = c;
+                }
                 Ok(None) => return Ok(buf.freeze()),
                 Err(e) => {
                     return Err(StoreError::Unreachable {

@@ -25,6 +25,7 @@ mod read;
 mod resumable;
 mod write;
 
+pub use chunks::received_bytes;
 pub use client::{Head, Store};
 pub use config::S3Config;
 pub use error::{Asked, StoreError, config_fault_in};

@@ -89,7 +89,9 @@ impl Store {
             key: key.into(),
             detail: e.to_string(),
         })?;
-        Ok(data.into_bytes())
+        let data = data.into_bytes();
+        crate::chunks::count_received(data.len());
+        Ok(data)
     }
 
     /// Streams an object and returns its size and digests (verification read).

@@ -91,6 +91,23 @@ impl Worker {
         Ok(Self { name: name.to_owned(), child, lines: rx, log: Vec::new() })
     }
 
+    /// Bytes the process has read so far through read(2) and friends, files and sockets alike
+    /// (`rchar` of `/proc/<pid>/io`): what it cost, counted by the kernel.
+    ///
+    /// # Errors
+    /// The process is gone or /proc is unreadable.
+    pub fn bytes_read(&self) -> anyhow::Result<u64> {
+        proc_field(&format!("/proc/{}/io", self.child.id()), "rchar:", 1)
+    }
+
+    /// The process's peak resident set so far, in bytes (`VmHWM` of `/proc/<pid>/status`).
+    ///
+    /// # Errors
+    /// The process is gone or /proc is unreadable.
+    pub fn peak_rss(&self) -> anyhow::Result<u64> {
+        proc_field(&format!("/proc/{}/status", self.child.id()), "VmHWM:", 1024)
+    }
+
     /// Moves whatever the process logged so far into `self.log`.
     pub fn drain_log(&mut self) {
         while let Ok(l) = self.lines.try_recv() {
@@ -210,4 +227,15 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn proc_field(path: &str, name: &str, unit: u64) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    let v = text
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| anyhow::anyhow!("{path}: no {name}"))?;
+    Ok(v * unit)
 }
