@@ -45,6 +45,11 @@ pub struct AccessPolicy {
     /// Above this average bitrate (whole file, kbit/s) the original is not served or remuxed but
     /// transcoded to the access profile's bitrate. Default 20000.
     pub max_bitrate_kbps: u64,
+    /// A playable MP4/MOV whose index is at the end (not faststart: a browser must fetch the end
+    /// of the file before it plays) is remuxed into a faststart MP4 — packets copied, never
+    /// re-encoded — instead of served as it is. Default false (browsers and court players play
+    /// it with range requests).
+    pub faststart_remux: bool,
 }
 
 impl Default for AccessPolicy {
@@ -60,6 +65,7 @@ impl Default for AccessPolicy {
                 .to_vec(),
             playable_audio: vec!["audio/aac".into(), "audio/mpeg v1".into()],
             max_bitrate_kbps: 20_000,
+            faststart_remux: false,
         }
     }
 }
@@ -128,6 +134,16 @@ impl AccessPolicy {
         }
         let audio_ok = audio.iter().all(|a| self.playable_audio.iter().any(|p| p == a));
         if self.playable_containers.contains(&f.container) {
+            if audio_ok && f.index_at_end && self.faststart_remux {
+                let audio = if audio.is_empty() { Audio::None } else { Audio::Copy };
+                return Decision::Remux {
+                    why: format!(
+                        "{what}: plays as it is but its index is at the end of the file; remuxed into a faststart \
+                         MP4 (policy.access.faststart_remux), video and audio packets copied as they are"
+                    ),
+                    audio,
+                };
+            }
             if audio_ok {
                 return match self.playable_original {
                     PlayableOriginal::Serve => Decision::Original(format!(
@@ -195,6 +211,7 @@ mod tests {
             streams,
             findings: Vec::new(),
             error: None,
+            index_at_end: false,
         }
     }
 
@@ -213,6 +230,19 @@ mod tests {
         // An agency that wants a uniform copy gets one.
         let copy = AccessPolicy { playable_original: PlayableOriginal::Copy, ..AccessPolicy::default() };
         assert!(matches!(copy.decide(&f), Decision::Transcode(_)));
+    }
+
+    #[test]
+    fn an_mp4_with_its_index_at_the_end_is_served_or_remuxed_by_the_setting_never_re_encoded() {
+        let mut f = file("mp4", 8000, vec![stream(StreamKind::Video, H264), stream(StreamKind::Audio, "audio/aac")]);
+        f.index_at_end = true;
+        assert!(matches!(AccessPolicy::default().decide(&f), Decision::Original(_)), "served by default");
+        let p = AccessPolicy { faststart_remux: true, ..AccessPolicy::default() };
+        let Decision::Remux { why, audio } = p.decide(&f) else { panic!("{:?}", p.decide(&f)) };
+        assert_eq!(audio, Audio::Copy);
+        assert!(why.contains("index is at the end") && why.contains("faststart_remux"), "{why}");
+        f.index_at_end = false;
+        assert!(matches!(p.decide(&f), Decision::Original(_)), "a faststart MP4 is served whatever the setting");
     }
 
     #[test]

@@ -171,6 +171,11 @@ pub struct FileReport {
     /// Why the file could not be read, when `readable` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// MP4/MOV: the movie box (the index) comes after the media data, so a player must fetch the
+    /// end of the file before it can start (not "faststart"). Absent means false. Additive within
+    /// v1 since 2026-12-04.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub index_at_end: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

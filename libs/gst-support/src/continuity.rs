@@ -428,6 +428,7 @@ pub fn file_report(
             streams: streams_in.iter().map(|(t, _)| analyse_stream(t, 0, tolerance).report).collect(),
             findings,
             error: scan.error.clone(),
+            index_at_end: w.index_after_media,
         };
     }
     if !has_samples {
@@ -444,6 +445,7 @@ pub fn file_report(
             streams: Vec::new(),
             findings: Vec::new(),
             error: None,
+            index_at_end: false,
         };
         if walk.is_some_and(|w| w.init_only) {
             // A movie box that describes streams and holds no sample: legal, and not a recording.
@@ -623,6 +625,7 @@ pub fn file_report(
         streams,
         findings,
         error: scan.error.clone(),
+        index_at_end: walk.is_some_and(|w| w.index_after_media),
     }
 }
 

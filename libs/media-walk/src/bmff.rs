@@ -47,6 +47,7 @@ pub fn walk<R: Read + Seek>(r: &mut BufReader<R>, len: u64) -> std::io::Result<W
         match &fourcc {
             b"moov" => {
                 moov = true;
+                w.index_after_media = media;
                 if size <= MOOV_MAX {
                     let mut b = vec![0u8; usize::try_from(size - hl).unwrap_or(0)];
                     let n = read_full(r, &mut b)?;

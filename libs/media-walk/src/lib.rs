@@ -158,6 +158,8 @@ pub struct Walk {
     pub empty_edit_ns: u64,
     /// Structures read (transport packets, PES, chunks, tags, boxes).
     pub units: u64,
+    /// MP4: the movie box comes after the media data (`mdat`): not a faststart file.
+    pub index_after_media: bool,
 }
 
 impl Walk {
@@ -172,6 +174,7 @@ impl Walk {
             segment_only: false,
             empty_edit_ns: 0,
             units: 0,
+            index_after_media: false,
         }
     }
 }

@@ -38,13 +38,16 @@ impl Store {
         let io = |op, e| StoreError::Io { op, path: path.to_owned(), source: e };
         let mut file = tokio::fs::File::create(path).await.map_err(|e| io("create", e))?;
         let mut hasher = StreamHasher::new();
-        loop {
-            let data = src.fill(8 << 20).await?;
-            if data.is_empty() {
-                break;
-            }
-            hasher = hash_blocking(hasher, data.clone()).await;
-            file.write_all(&data).await.map_err(|e| io("write", e))?;
+        // The next block arrives while this one is hashed and written: two blocks in memory.
+        let mut data = src.fill(8 << 20).await?;
+        while !data.is_empty() {
+            let block = data.clone();
+            let (next, (h, written)) = tokio::join!(src.fill(8 << 20), async {
+                tokio::join!(hash_blocking(hasher, block), file.write_all(&data))
+            });
+            hasher = h;
+            written.map_err(|e| io("write", e))?;
+            data = next?;
         }
         file.flush().await.map_err(|e| io("flush", e))?;
         file.sync_all().await.map_err(|e| io("sync", e))?;

@@ -266,31 +266,22 @@ impl Store {
         let upload = create.send().await.map_err(|e| self.err("create multipart", bucket, key, e))?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
         let result = async {
+            // Part N uploads while part N+1 is read and hashed: at most UPLOADS_IN_FLIGHT parts
+            // in memory on top of the one being filled, whatever the object's size.
             let mut parts = Vec::new();
+            let mut in_flight = std::collections::VecDeque::new();
             let mut chunk = first;
             let mut n = 1i32;
             loop {
                 hasher = hash_blocking(hasher, chunk.clone()).await;
                 let len = chunk.len();
-                let mut up = self
-                    .client
-                    .upload_part()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .part_number(n)
-                    .body(ByteStream::from(chunk));
-                if locked {
-                    up = up.checksum_algorithm(ChecksumAlgorithm::Crc32);
+                let (store, b, k, id) = (self.clone(), bucket.to_owned(), key.to_owned(), upload_id.clone());
+                in_flight.push_back(tokio::spawn(async move { store.put_part(&b, &k, &id, n, chunk, locked).await }));
+                if in_flight.len() >= UPLOADS_IN_FLIGHT
+                    && let Some(h) = in_flight.pop_front()
+                {
+                    parts.push(joined(h).await?);
                 }
-                let out = up.send().await.map_err(|e| self.err("upload part", bucket, key, e))?;
-                parts.push(
-                    CompletedPart::builder()
-                        .part_number(n)
-                        .set_e_tag(out.e_tag().map(str::to_owned))
-                        .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
-                        .build(),
-                );
                 if len < part {
                     break;
                 }
@@ -299,6 +290,9 @@ impl Store {
                     break;
                 }
                 n += 1;
+            }
+            while let Some(h) = in_flight.pop_front() {
+                parts.push(joined(h).await?);
             }
             let d = hasher.finish();
             check_expect(expect.as_ref(), &d)?;
@@ -322,6 +316,52 @@ impl Store {
             let _ = self.client.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload_id).send().await;
         }
         result
+    }
+}
+
+/// Parts of one multipart upload sent at the same time.
+const UPLOADS_IN_FLIGHT: usize = 2;
+
+async fn joined(h: tokio::task::JoinHandle<Result<CompletedPart, StoreError>>) -> Result<CompletedPart, StoreError> {
+    match h.await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Io {
+            op: "upload part",
+            path: std::path::PathBuf::new(),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+impl Store {
+    /// One part of a multipart upload.
+    async fn put_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        n: i32,
+        chunk: Bytes,
+        locked: bool,
+    ) -> Result<CompletedPart, StoreError> {
+        let mut up = self
+            .client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(n)
+            .body(ByteStream::from(chunk));
+        if locked {
+            up = up.checksum_algorithm(ChecksumAlgorithm::Crc32);
+        }
+        let out = up.send().await.map_err(|e| self.err("upload part", bucket, key, e))?;
+        Ok(CompletedPart::builder()
+            .part_number(n)
+            .set_e_tag(out.e_tag().map(str::to_owned))
+            .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
+            .build())
     }
 }
 
