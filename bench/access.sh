@@ -74,11 +74,13 @@ printf '\n%s MB body-camera MP4 (H.264 High + AAC, %s s of media) pushed through
 printf '%-64s %8s %8s\n' "run" "wall s" "ratio"
 printf '%-64s %8.2f %8.2f\n' "floor: cat + b3sum + openssl dgst -sha256" "$t_floor" 1
 printf '%-64s %8.2f %8.2f\n' "push → sealed (access: $access copies)" "$wall" "$(awk "BEGIN{print $wall / $t_floor}")"
-python3 - "$WORK/sealed.json" "$t0" <<'PY'
+python3 - "$WORK/sealed.json" "$t0" "$t1" <<'PY'
 import json, sys, datetime
-e = json.loads(open(sys.argv[1]).readline()); t0 = float(sys.argv[2])
-at = lambda k: datetime.datetime.fromisoformat(e[k].replace("Z", "+00:00")).timestamp()
-print(f"stages: pushed and ingested (upload, download, scan) {at('ingested_at') - t0:.2f} s, then sealed {at('sealed_at') - at('ingested_at'):.2f} s later")
+e = json.loads(open(sys.argv[1]).readline()); t0, t1 = float(sys.argv[2]), float(sys.argv[3])
+at = lambda k: datetime.datetime.fromisoformat(e[k].replace("Z", "+00:00")).timestamp() - t0
+# sealed_at is when the sealer began the package (its retention counts from then).
+print(f"stages (s after the push began): ingest verified {at('ingested_at'):.2f} (upload + download + scan), "
+      f"sealer began {at('sealed_at'):.2f}, sealed event seen {t1 - t0:.2f} (the sealer's copy pass + records)")
 PY
 printf 'peak RSS (VmHWM): ingest-worker %s MiB, transcoder %s MiB, sealer %s MiB\n' "$r_ingest" "$r_trans" "$r_seal"
 printf 'file bytes read (rchar) / recording size: ingest-worker %s, transcoder %s, sealer %s\n' "$x_ingest" "$x_trans" "$x_seal"
