@@ -193,6 +193,24 @@ async fn write_ledger(
     Ok(())
 }
 
+/// `sealer history`: the item's ledger records.
+///
+/// # Errors
+/// Not an evidence id, never sealed, unreachable NATS.
+pub async fn history(
+    cfg: &crate::Config,
+    id: &evidence_contracts::EvidenceId,
+) -> anyhow::Result<Vec<crate::history::Line>> {
+    let (js, _) = connect(cfg).await?;
+    let recs = item_records(&js, id).await?;
+    if recs.is_empty() {
+        anyhow::bail!(
+            "the custody ledger holds no record of evidence {id}: it is not sealed (yet), or the id has a typo"
+        );
+    }
+    Ok(crate::history::lines(recs.iter().map(|m| (m.seq, m.payload.as_ref()))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

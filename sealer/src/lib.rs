@@ -7,7 +7,8 @@
 //! * [`manifest`]: C2PA sidecar and embedded manifests, and their validation;
 //! * [`ledger`]: the hash-chained custody ledger and its checkpoints;
 //! * [`gate`]: the one gate every read of evidence bytes passes (approval + ledger record);
-//! * [`access`], [`export`], [`retain`], [`history`], [`verify`]: the operator commands;
+//! * [`access`], [`export`], [`retain`]: the operator commands; [`verify`] and [`history`] are the
+//!   standalone verifier's (`verify/`, crate `evidence-verify`), re-exported;
 //! * [`local`]: `sealer seal` / `sealer verify` on local folders;
 //! * [`error`], [`metrics`].
 //!
@@ -21,7 +22,6 @@ pub mod error;
 pub mod export;
 pub mod gate;
 pub mod handler;
-pub mod history;
 pub mod ledger;
 pub mod local;
 pub mod manifest;
@@ -29,7 +29,6 @@ pub mod metrics;
 pub mod package;
 mod provenance;
 pub mod retain;
-pub mod verify;
 
 use std::sync::Arc;
 
@@ -38,6 +37,8 @@ use evidence_contracts::subjects;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
+/// What a court's expert runs is the `evidence-verify` crate; `sealer verify` is the same code.
+pub use evidence_verify::{history, package as verify};
 
 /// `sealer run`.
 ///

@@ -177,7 +177,7 @@ fn main() -> ExitCode {
         Cmd::History { endpoints, json, evidence_id } => (|| {
             let id = parse_id(&evidence_id)?;
             let cfg = load_config(&endpoints)?;
-            let lines = rt.block_on(sealer::history::history(&cfg, &id))?;
+            let lines = rt.block_on(sealer::export::history(&cfg, &id))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&lines)?);
             } else {

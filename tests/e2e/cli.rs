@@ -61,7 +61,8 @@ fn undocumented(text: &str) -> Vec<String> {
 fn every_flag_of_every_command_has_a_help_line() {
     let mut missing = Vec::new();
     let mut seen = 0;
-    for name in ["sealer", "auditor", "station", "ingest-worker", "transcoder", "recorder", "dev-s3"] {
+    for name in ["sealer", "auditor", "station", "ingest-worker", "transcoder", "recorder", "dev-s3", "evidence-verify"]
+    {
         let bin = workspace_bin(name).unwrap();
         let mut todo: Vec<Vec<String>> = vec![Vec::new()];
         while let Some(args) = todo.pop() {
@@ -80,4 +81,31 @@ fn every_flag_of_every_command_has_a_help_line() {
     }
     assert!(seen > 20, "walked only {seen} commands");
     assert!(missing.is_empty(), "flags without a help line:\n{}", missing.join("\n"));
+}
+
+/// The standalone verifier is what a court's expert builds on a machine without our stack: its
+/// dependency tree (normal dependencies, as Cargo resolves them from the lock file) holds no NATS
+/// client, no AWS SDK and no GStreamer.
+#[test]
+fn the_standalone_verifier_depends_on_no_server_and_no_media_stack() {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["tree", "--offline", "-p", "evidence-verify", "-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .current_dir(test_harness::repo_path(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo tree: {}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(crates.contains(&"evidence-verify") && crates.contains(&"c2pa"), "{tree}");
+    let forbidden: Vec<&&str> = crates
+        .iter()
+        .filter(|c| {
+            c.starts_with("async-nats")
+                || c.starts_with("aws-")
+                || c.starts_with("gstreamer")
+                || c.starts_with("object-store")
+                || c.starts_with("tokio")
+        })
+        .collect();
+    assert!(forbidden.is_empty(), "evidence-verify pulls in {forbidden:?}:\n{tree}");
 }

@@ -163,6 +163,7 @@ async fn sealed_packages_export_and_verify_offline_and_every_tampering_is_caught
 
     let ev = &events[0];
     let pkg = &pkgs[0];
+    standalone_verifier_agrees(pkg, trust, &p.dir.path().join("standalone"));
     c2pa_python_cross_check(ev, pkg, Path::new(trust));
     c2patool_cross_check(ev, pkg, trust);
     let t = p.dir.path().join("tampered");
@@ -209,6 +210,36 @@ async fn sealed_packages_export_and_verify_offline_and_every_tampering_is_caught
         std::fs::copy(&other_sidecar, d.join(&sidecar)).unwrap();
     });
     p.assert_no_unexpected_errors(&[]);
+}
+
+/// `evidence-verify` (the standalone verifier, no NATS/S3/GStreamer) on the export: verified with
+/// our root (text and JSON), exit 2 naming the object for a flipped byte of the original.
+fn standalone_verifier_agrees(pkg: &Path, trust: &str, work: &Path) {
+    let bin = workspace_bin("evidence-verify").unwrap();
+    let out = Command::new(&bin).args(["--trust", trust]).arg(pkg).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("VERIFIED") && text.contains("(trusted)"), "{text}");
+    let out = Command::new(&bin).args(["--json", "--trust", trust]).arg(pkg).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["ok"].as_bool(), v["signer_trusted"].as_bool()), (Some(true), Some(true)), "{v:#}");
+    std::fs::create_dir_all(work).unwrap();
+    copy_dir(pkg, work);
+    let original = std::fs::read_dir(work.join("original"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e != "c2pa"))
+        .unwrap();
+    flip_byte(&original);
+    let out = Command::new(&bin).args(["--trust", trust]).arg(work).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let name = original.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(text.lines().any(|l| l.contains("FAIL") && l.contains(&name)), "{text}");
+    let out = Command::new(&bin).arg(work.join("no-such-folder")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a folder"));
 }
 
 /// The reference C2PA SDK (c2pa-python) on the exported package: the original with its sidecar

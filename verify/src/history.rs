@@ -129,21 +129,6 @@ pub fn text(id: &str, lines: &[Line]) -> String {
     out
 }
 
-/// `sealer history`: the item's ledger records.
-///
-/// # Errors
-/// Not an evidence id, never sealed, unreachable NATS.
-pub async fn history(cfg: &crate::Config, id: &evidence_contracts::EvidenceId) -> anyhow::Result<Vec<Line>> {
-    let (js, _) = crate::export::connect(cfg).await?;
-    let recs = crate::export::item_records(&js, id).await?;
-    if recs.is_empty() {
-        anyhow::bail!(
-            "the custody ledger holds no record of evidence {id}: it is not sealed (yet), or the id has a typo"
-        );
-    }
-    Ok(lines(recs.iter().map(|m| (m.seq, m.payload.as_ref()))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
-//! `sealer verify`: everything a court or auditor needs checked, from a package folder alone
-//! (an export, or a local seal) or by evidence id from the live stores.
+//! Everything a court or auditor needs checked, from a package folder alone (an export, or a
+//! local seal); `sealer verify <evidence id>` fetches the folder from the live stores first.
 //!
 //! Checks, each naming the object it concerns:
 //! 1. `seal.sig` verifies over the exact bytes of `seal.json` (ES256), its certificate chain
@@ -27,9 +27,9 @@ use evidence_contracts::ledger::{self, LedgerCheckpointV1, LedgerKind, LedgerRec
 use evidence_contracts::seal::{ObjectRole, SealRecordV1, SignatureV1, digests_of};
 use serde::{Deserialize, Serialize};
 
-use crate::credentials;
-use crate::ledger::{Entry, check_chain};
+use crate::chain::{Entry, check_chain};
 use crate::manifest;
+use crate::signature as credentials;
 
 /// The ledger extract in an exported package.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,7 +232,7 @@ pub fn verify_folder_as(
     for o in &record.objects {
         let k = rel(&o.key);
         listed.insert(k.clone());
-        let (ok, detail) = match object_store::hash_file(&dir.join(&k)) {
+        let (ok, detail) = match crate::digest::hash_file(&dir.join(&k)) {
             Err(e) => (false, format!("missing or unreadable: {e}")),
             Ok(d) if d.size != o.size_bytes => (false, format!("{} bytes, sealed as {}", d.size, o.size_bytes)),
             Ok(d) if d.blake3 != o.blake3 => {
