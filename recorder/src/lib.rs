@@ -93,6 +93,9 @@ struct Session {
     next_index: u32,
     last_file: Option<String>,
     last_end: Option<DateTime<Utc>>,
+    /// BLAKE3 of the last segment handed on (the next segment's link to it).
+    #[serde(default)]
+    last_blake3: Option<evidence_contracts::Blake3Digest>,
     /// Segments handed on, waiting for their sealed receipt, by file name.
     waiting: BTreeMap<String, Waiting>,
     /// Set when the session ended as planned (`--duration`): the next start opens a new session
@@ -472,9 +475,9 @@ impl Ctx {
             .upload(&key, path, &state, &self.camera, Some(&self.officer), &|_, _| {})
             .await
             .map_err(|e| anyhow::anyhow!("upload {}: {e}", path.display()))?;
-        let (session_id, previous_file, previous_end) = {
+        let (session_id, previous_file, previous_end, previous_blake3) = {
             let s = lock(&self.session);
-            (s.session_id.clone(), s.last_file.clone(), s.last_end)
+            (s.session_id.clone(), s.last_file.clone(), s.last_end, s.last_blake3)
         };
         let segment = SegmentV1 {
             session_id,
@@ -484,6 +487,7 @@ impl Ctx {
             previous_ended_by: previous_file.as_ref().map(|_| ended_by),
             previous_file,
             previous_end,
+            previous_blake3,
         };
         let gap = segment.gap_before_s();
         let req = self.edge.request(Recording {
@@ -504,6 +508,7 @@ impl Ctx {
             let mut s = lock(&self.session);
             s.last_file = Some(name.clone());
             s.last_end = Some(end);
+            s.last_blake3 = Some(stored.blake3);
             s.next_index = s.next_index.max(index + 1);
             let w = match i64::try_from(mtime_ns) {
                 Ok(mtime_ns) => Waiting::Uploaded { evidence_id: id, size, mtime_ns },

@@ -185,6 +185,7 @@ pub fn seal(a: &SealArgs) -> anyhow::Result<()> {
         } else {
             AccessPlanV1 { of: AccessOf::Original, profile: None, made_by: None }
         }),
+        segment: None,
     };
     let report =
         objects.iter().find(|o| o.role == ObjectRole::ContinuityReport).cloned().context("the report object")?;

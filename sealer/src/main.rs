@@ -43,7 +43,14 @@ enum Cmd {
         /// Why (recorded in the ledger; with --approval).
         #[arg(long, value_parser = non_empty)]
         reason: Option<String>,
-        /// A package folder, or an evidence id.
+        /// The folder holds a fixed camera's segment packages (exported one by one): check each
+        /// and the session's chain (evidence-verify --session).
+        #[arg(long, conflicts_with = "approval")]
+        session: bool,
+        /// With --session: the session id to check (default: the one most packages belong to).
+        #[arg(long, requires = "session")]
+        session_id: Option<String>,
+        /// A package folder, or an evidence id (with --session: a folder of packages).
         package: String,
     },
     /// Export one package and the ledger records that concern it into a new folder, for offline
@@ -162,7 +169,27 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Run(args) => rt.block_on(sealer::main_run(args)).map(|()| ExitCode::SUCCESS),
         Cmd::Seal(args) => sealer::local::seal(&args).map(|()| ExitCode::SUCCESS),
-        Cmd::Verify { endpoints, json, trust, approval, actor, reason, package } => {
+        Cmd::Verify { json, trust, session: true, session_id, package, .. } => (|| {
+            let dir = PathBuf::from(&package);
+            anyhow::ensure!(
+                dir.is_dir(),
+                "{package} is not a folder: --session checks a folder of exported packages (sealer export each segment)"
+            );
+            let (anchors, anchors_pem) = sealer::verify::anchors(trust.as_ref())?;
+            let r = evidence_verify::session::verify_session(
+                &dir,
+                session_id.as_deref(),
+                &anchors,
+                anchors_pem.as_deref(),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", r.text());
+            }
+            Ok(if r.ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        })(),
+        Cmd::Verify { endpoints, json, trust, approval, actor, reason, package, .. } => {
             verify(VerifyArgs { endpoints, json, trust, approval, actor, reason, package }, &rt)
         }
         Cmd::Export { endpoints, approval, actor, reason, evidence_id, out } => (|| {

@@ -294,6 +294,9 @@ mod tests {
             continuity_findings: 0,
             continuity_report_blake3: Blake3Digest([2; 32]),
             continuity_report_sha256: Sha256Digest([3; 32]),
+            session_id: None,
+            segment_index: None,
+            previous_segment_blake3: None,
         }
     }
 

@@ -39,6 +39,8 @@ pub struct Facts {
     pub deadline: Option<DeadlineV1>,
     /// The transcoder's choice of access rendition.
     pub access: Option<AccessPlanV1>,
+    /// A fixed camera's segment, as the recorder announced it.
+    pub segment: Option<evidence_contracts::ingest::SegmentV1>,
 }
 
 impl Facts {
@@ -78,6 +80,7 @@ impl Facts {
             retention: Some(retention),
             deadline: job.deadline.clone(),
             access: job.access.clone(),
+            segment: r.segment.clone(),
         }
     }
 
@@ -101,6 +104,9 @@ impl Facts {
             continuity_findings: self.continuity.findings,
             continuity_report_blake3: report.blake3,
             continuity_report_sha256: report.sha256,
+            session_id: self.segment.as_ref().map(|s| s.session_id.clone()),
+            segment_index: self.segment.as_ref().map(|s| s.index),
+            previous_segment_blake3: self.segment.as_ref().and_then(|s| s.previous_blake3),
         }
     }
 }
@@ -154,6 +160,7 @@ pub fn seal_record(
         retention: facts.retention,
         deadline: facts.deadline,
         access,
+        segment: facts.segment,
     }
 }
 
@@ -238,6 +245,7 @@ mod tests {
             retention: None,
             deadline: None,
             access: None,
+            segment: None,
         }
     }
 

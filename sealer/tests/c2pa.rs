@@ -33,6 +33,9 @@ fn assertion(file_name: &str, path: &Path) -> RecordingAssertion {
         continuity_findings: 0,
         continuity_report_blake3: Blake3Digest([7; 32]),
         continuity_report_sha256: Sha256Digest([8; 32]),
+        session_id: None,
+        segment_index: None,
+        previous_segment_blake3: None,
     }
 }
 

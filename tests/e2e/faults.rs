@@ -261,6 +261,7 @@ async fn fault_suite_loses_nothing_and_seals_nothing_twice() {
                         previous_file: (i == 1).then(|| format!("seg{b}_0.mp4")),
                         previous_end: (i == 1).then(|| t0 + chrono::Duration::seconds(1)),
                         previous_ended_by: (i == 1).then_some(evidence_contracts::ingest::EndedBy::Outage),
+                        previous_blake3: None,
                     };
                     if i == 1 {
                         discontinuous_expected.insert(id);

@@ -167,6 +167,139 @@ async fn a_planned_session_end_starts_a_new_session_and_reports_no_hole() {
         assert!(rep.findings.is_empty(), "{}: {:?}\n{logs}", ev.file_name, rep.findings);
     }
     assert_eq!(sessions.len(), 2, "two planned sessions, two session ids: {sessions:?}");
+    sessions_are_chained_for_a_court(&p, &sealed);
+}
+
+fn run(bin: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(workspace_bin(bin).expect(bin)).args(args).output().expect(bin);
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let t = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &t)
+        } else {
+            std::fs::copy(e.path(), &t).expect("copy");
+        }
+    }
+}
+
+/// Each session's segment packages, exported under an approval, are checked as a session by the
+/// standalone verifier: the whole session verifies; one package removed, one replaced by another
+/// session's, one of another session added — each is named, exit 2. The reference C2PA SDK reads
+/// the chain from the manifests: each segment's recording assertion names its session, its index
+/// and the BLAKE3 of the segment before it.
+fn sessions_are_chained_for_a_court(p: &Pipeline, sealed: &[evidence_contracts::events::EvidenceSealedV1]) {
+    let cfg = p.config_path("sealer").display().to_string();
+    let trust = p.dir.path().join("pki/ca.cert.pem").display().to_string();
+    let ids: Vec<String> = sealed.iter().map(|e| e.evidence_id.to_string()).collect();
+    let mut approve = vec!["approve", "--config", &cfg, "--approver", "prosecutor-1", "--reason", "court copy"];
+    approve.extend(["--scope", "package", "--valid-for", "1h"]);
+    approve.extend(ids.iter().map(String::as_str));
+    let (code, approval) = run("sealer", &approve);
+    assert_eq!(code, Some(0), "{approval}");
+    let approval = approval.trim().to_owned();
+    let exports = p.dir.path().join("exports");
+    // session id → [(index, folder, original BLAKE3)]
+    let mut by_session: std::collections::BTreeMap<String, Vec<(u64, std::path::PathBuf, String)>> = Default::default();
+    for id in &ids {
+        let out = exports.join("all").join(id);
+        let (code, text) = run(
+            "sealer",
+            &[
+                "export",
+                "--config",
+                &cfg,
+                "--approval",
+                &approval,
+                "--actor",
+                "clerk-1",
+                "--reason",
+                "court copy",
+                id,
+                out.to_str().expect("utf-8"),
+            ],
+        );
+        assert_eq!(code, Some(0), "{text}");
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("seal.json")).expect("seal.json")).expect("json");
+        let seg = &rec["segment"];
+        let session = seg["session_id"].as_str().expect("the seal record names the segment's session").to_owned();
+        let b3 = rec["objects"][0]["blake3"].as_str().expect("original").to_owned();
+        by_session.entry(session).or_default().push((seg["index"].as_u64().expect("index"), out, b3));
+    }
+    assert_eq!(by_session.len(), 2, "{by_session:?}");
+    let mut it = by_session.iter_mut();
+    let (a, a_pkgs) = it.next().expect("a");
+    let (b, b_pkgs) = it.next().expect("b");
+    a_pkgs.sort();
+    b_pkgs.sort();
+    assert!(a_pkgs.len() >= 2 && b_pkgs.len() >= 2, "two segments each: {a_pkgs:?} {b_pkgs:?}");
+    let session_dir = |name: &str, pkgs: &[&(u64, std::path::PathBuf, String)]| {
+        let d = exports.join(name);
+        for (i, f, _) in pkgs {
+            copy_tree(f, &d.join(format!("segment-{i}")));
+        }
+        d
+    };
+    let verify =
+        |d: &std::path::Path| run("evidence-verify", &["--session", "--trust", &trust, d.to_str().expect("utf-8")]);
+
+    let whole = session_dir("whole", &a_pkgs.iter().collect::<Vec<_>>());
+    let (code, text) = verify(&whole);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("session {a}")) && text.contains("SESSION VERIFIED"), "{text}");
+
+    let (code, text) = verify(&session_dir("whole-b", &b_pkgs.iter().collect::<Vec<_>>()));
+    assert_eq!(code, Some(0), "the second session verifies on its own: {text}");
+
+    let removed = session_dir("removed", &a_pkgs.iter().skip(1).collect::<Vec<_>>());
+    let (code, text) = verify(&removed);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains(&format!("FAIL the segments of session {a} before segment 1 are missing")), "{text}");
+    let (code, same) = run("sealer", &["verify", "--session", "--trust", &trust, removed.to_str().expect("utf-8")]);
+    assert_eq!((code, same.as_str()), (Some(2), text.as_str()), "sealer verify --session runs the same check");
+
+    let mut swapped: Vec<&(u64, std::path::PathBuf, String)> = a_pkgs.iter().collect();
+    swapped[1] = &b_pkgs[1];
+    let swapped = session_dir("swapped", &swapped);
+    let (code, text) = verify(&swapped);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains(&format!("of session {b}) belongs to another session, not {a}")), "{text}");
+    if a_pkgs.len() >= 3 {
+        assert!(text.contains(&format!("a segment of session {a} is missing between")), "{text}");
+    }
+
+    let inserted = session_dir("inserted", &a_pkgs.iter().collect::<Vec<_>>());
+    copy_tree(&b_pkgs[0].1, &inserted.join("extra"));
+    let (code, text) = verify(&inserted);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("package extra (") && text.contains("belongs to another session"), "{text}");
+
+    // The chain as an outside C2PA reader sees it in the manifests.
+    let originals: Vec<String> = a_pkgs
+        .iter()
+        .map(|(_, f, _)| {
+            let dir = f.join("original");
+            let files: Vec<std::path::PathBuf> =
+                std::fs::read_dir(&dir).expect("original/").flatten().map(|e| e.path()).collect();
+            let media = files.iter().find(|p| p.extension().is_some_and(|e| e != "c2pa")).expect("media");
+            let side = files.iter().find(|p| p.extension().is_some_and(|e| e == "c2pa")).expect("sidecar");
+            format!("{}={}", media.display(), side.display())
+        })
+        .collect();
+    let read = crate::support::c2pa_read(Some(std::path::Path::new(&trust)), &originals);
+    for (k, r) in read.iter().enumerate() {
+        assert_eq!(r["state"], "Trusted", "{r:#}");
+        assert_eq!(r["recording"]["session_id"], a.as_str(), "{r:#}");
+        assert_eq!(r["recording"]["segment_index"], a_pkgs[k].0, "{r:#}");
+        if k > 0 {
+            assert_eq!(r["recording"]["previous_segment_blake3"], a_pkgs[k - 1].2.as_str(), "{r:#}");
+        }
+    }
 }
 
 /// An interview-room camera that sends AAC audio: the recorder keeps it as sent (every sealed

@@ -6,7 +6,8 @@
 //! * [`manifest`]: C2PA manifests read and validated by the reference SDK (`c2pa`);
 //! * [`digest`]: size, BLAKE3 and SHA-256 of a file in one read;
 //! * [`chain`]: the custody-ledger extract replayed (hash chain, checkpoints);
-//! * [`history`]: the ledger records of the item in words.
+//! * [`history`]: the ledger records of the item in words;
+//! * [`session`]: a fixed camera's session across its segment packages (`--session`).
 //!
 //! How to reproduce each check by hand: `verify/README.md`.
 
@@ -15,4 +16,5 @@ pub mod digest;
 pub mod history;
 pub mod manifest;
 pub mod package;
+pub mod session;
 pub mod signature;

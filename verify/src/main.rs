@@ -1,4 +1,5 @@
-//! `evidence-verify [--trust ROOT.pem] [--json] FOLDER`: checks an exported evidence package.
+//! `evidence-verify [--trust ROOT.pem] [--json] FOLDER`: checks an exported evidence package;
+//! `evidence-verify --session [--session-id ID] FOLDER`: a fixed camera's session of packages.
 //! Exit 0: verified; 2: a finding (each named on a FAIL line); 1: the folder cannot be read or
 //! the command line is wrong.
 
@@ -20,7 +21,15 @@ struct Cli {
     /// The report as JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// The package folder (the one holding seal.json).
+    /// FOLDER holds a fixed camera's segment packages (one folder each, at any depth): check each,
+    /// then the session (every index once, each segment naming the file before it, no package of
+    /// another session).
+    #[arg(long)]
+    session: bool,
+    /// With --session: the session to check (default: the one most packages belong to).
+    #[arg(long, requires = "session")]
+    session_id: Option<String>,
+    /// The package folder (the one holding seal.json), or with --session the folder of packages.
     package: PathBuf,
 }
 
@@ -50,6 +59,20 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
         cli.package.display()
     );
     let (anchors, anchors_pem) = evidence_verify::package::anchors(cli.trust.as_ref())?;
+    if cli.session {
+        let r = evidence_verify::session::verify_session(
+            &cli.package,
+            cli.session_id.as_deref(),
+            &anchors,
+            anchors_pem.as_deref(),
+        )?;
+        if cli.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            print!("{}", r.text());
+        }
+        return Ok(r.ok);
+    }
     let report = evidence_verify::package::verify_folder(&cli.package, &anchors, anchors_pem.as_deref())?;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

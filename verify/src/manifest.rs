@@ -46,6 +46,15 @@ pub struct RecordingAssertion {
     pub continuity_findings: u32,
     pub continuity_report_blake3: Blake3Digest,
     pub continuity_report_sha256: Sha256Digest,
+    /// A fixed camera's segment: its recording session (since 2026-12-04).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Its index in the session (0, 1, 2, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_index: Option<u64>,
+    /// BLAKE3 of the session's previous segment: each segment's manifest names the one before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_segment_blake3: Option<Blake3Digest>,
 }
 
 /// MIME type c2pa knows the file by, from its extension; `None` for formats without a c2pa

@@ -62,6 +62,11 @@ pub struct SegmentV1 {
     /// camera or the network dropped; the recorder reconnected), `restart` (the recorder restarted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_ended_by: Option<EndedBy>,
+    /// BLAKE3 of the previous segment's file as the recorder uploaded it: the link that chains a
+    /// session's packages (a removed, replaced or reordered segment breaks it). Additive within
+    /// v1 since 2026-12-04.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_blake3: Option<crate::Blake3Digest>,
 }
 
 crate::open_enum!(

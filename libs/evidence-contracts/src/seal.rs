@@ -332,6 +332,10 @@ pub struct SealRecordV1 {
     /// The object played for viewing. Additive within v1 (2026-12-04).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<AccessV1>,
+    /// A fixed camera's segment: its session, index and the link to the previous segment, as
+    /// the recorder announced them. Additive within v1 since 2026-12-04.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::ingest::SegmentV1>,
 }
 
 impl SealRecordV1 {
