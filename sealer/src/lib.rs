@@ -7,7 +7,7 @@
 //! * [`manifest`]: C2PA sidecar and embedded manifests, and their validation;
 //! * [`ledger`]: the hash-chained custody ledger and its checkpoints;
 //! * [`gate`]: the one gate every read of evidence bytes passes (approval + ledger record);
-//! * [`access`], [`export`], [`retain`]: the operator commands; [`verify`] and [`history`] are the
+//! * [`access`], [`export`], [`retain`], [`report`] (the custody report for people): the operator commands; [`verify`] and [`history`] are the
 //!   standalone verifier's (`verify/`, crate `evidence-verify`), re-exported;
 //! * [`local`]: `sealer seal` / `sealer verify` on local folders;
 //! * [`error`], [`metrics`].
@@ -28,6 +28,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod package;
 mod provenance;
+pub mod report;
 pub mod retain;
 
 use std::sync::Arc;

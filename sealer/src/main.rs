@@ -85,6 +85,28 @@ enum Cmd {
         /// The evidence id.
         evidence_id: String,
     },
+    /// The custody report of one recording for people, in Chinese and English: its facts, the
+    /// continuity findings with times, every object's hashes, signatures and manifests, and every
+    /// custody-ledger record in order. Writes custody-<id>.html (print-ready) and custody-<id>.pdf
+    /// (printed by headless Chromium). Reads records only (no media): no approval needed.
+    Report {
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// Trusted root certificate(s), PEM: the report then says whether the signer is trusted.
+        #[arg(long)]
+        trust: Option<PathBuf>,
+        /// Folder to write the report into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write the HTML only (no Chromium needed).
+        #[arg(long)]
+        no_pdf: bool,
+        /// The Chromium binary to print the PDF with (default: chromium on PATH).
+        #[arg(long, conflicts_with = "no_pdf")]
+        chromium: Option<PathBuf>,
+        /// The evidence id.
+        evidence_id: String,
+    },
     /// Bind a package to a case and set or extend its retention (S3 Object Lock; never shortened,
     /// in the ledger or the store), and/or put it under legal hold or release it (a hold has no
     /// date); recorded in the custody ledger.
@@ -209,6 +231,15 @@ fn main() -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(&lines)?);
             } else {
                 print!("{}", sealer::history::text(&evidence_id, &lines));
+            }
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Cmd::Report { endpoints, trust, out, no_pdf, chromium, evidence_id } => (|| {
+            let id = parse_id(&evidence_id)?;
+            let cfg = load_config(&endpoints)?;
+            let pdf = (!no_pdf).then_some(chromium);
+            for f in rt.block_on(sealer::report::report(&cfg, &id, &out, trust.as_ref(), pdf))? {
+                println!("{}", f.display());
             }
             Ok(ExitCode::SUCCESS)
         })(),

@@ -11,6 +11,7 @@ mod cli;
 mod cluster;
 mod compliance;
 mod crash;
+mod custody;
 mod faults;
 mod garage;
 mod governance;

@@ -193,37 +193,13 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 /// the chain from the manifests: each segment's recording assertion names its session, its index
 /// and the BLAKE3 of the segment before it.
 fn sessions_are_chained_for_a_court(p: &Pipeline, sealed: &[evidence_contracts::events::EvidenceSealedV1]) {
-    let cfg = p.config_path("sealer").display().to_string();
     let trust = p.dir.path().join("pki/ca.cert.pem").display().to_string();
     let ids: Vec<String> = sealed.iter().map(|e| e.evidence_id.to_string()).collect();
-    let mut approve = vec!["approve", "--config", &cfg, "--approver", "prosecutor-1", "--reason", "court copy"];
-    approve.extend(["--scope", "package", "--valid-for", "1h"]);
-    approve.extend(ids.iter().map(String::as_str));
-    let (code, approval) = run("sealer", &approve);
-    assert_eq!(code, Some(0), "{approval}");
-    let approval = approval.trim().to_owned();
     let exports = p.dir.path().join("exports");
+    let (_, folders) = crate::support::export_for_court(p, &ids, &exports.join("all"));
     // session id → [(index, folder, original BLAKE3)]
     let mut by_session: std::collections::BTreeMap<String, Vec<(u64, std::path::PathBuf, String)>> = Default::default();
-    for id in &ids {
-        let out = exports.join("all").join(id);
-        let (code, text) = run(
-            "sealer",
-            &[
-                "export",
-                "--config",
-                &cfg,
-                "--approval",
-                &approval,
-                "--actor",
-                "clerk-1",
-                "--reason",
-                "court copy",
-                id,
-                out.to_str().expect("utf-8"),
-            ],
-        );
-        assert_eq!(code, Some(0), "{text}");
+    for out in folders {
         let rec: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("seal.json")).expect("seal.json")).expect("json");
         let seg = &rec["segment"];

@@ -91,36 +91,13 @@ async fn sealed_packages_export_and_verify_offline_and_every_tampering_is_caught
     let trust = p.dir.path().join("pki/ca.cert.pem");
     let trust = trust.to_str().unwrap();
     let work = p.dir.path().join("exports");
-    let mut pkgs = Vec::new();
     let ids: Vec<String> = events.iter().map(|e| e.evidence_id.to_string()).collect();
-    let mut approve = vec!["approve", "--config", cfg, "--approver", "prosecutor-1", "--reason", "court copy"];
-    approve.extend(["--scope", "package", "--valid-for", "1h"]);
-    approve.extend(ids.iter().map(String::as_str));
-    let (code, approval) = sealer(&approve);
-    assert_eq!(code, 0, "{approval}");
-    let approval = approval.trim().to_owned();
-    for ev in &events {
-        let out = work.join(ev.evidence_id.to_string());
-        let id = ev.evidence_id.to_string();
-        let (code, text) = sealer(&[
-            "export",
-            "--config",
-            cfg,
-            "--approval",
-            &approval,
-            "--actor",
-            "clerk-1",
-            "--reason",
-            "court copy",
-            &id,
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{text}");
+    let (approval, pkgs) = crate::support::export_for_court(&p, &ids, &work);
+    for out in &pkgs {
         let (code, text) = sealer(&["verify", "--trust", trust, out.to_str().unwrap()]);
         assert_eq!(code, 0, "an untouched export verifies:\n{text}");
         assert!(text.contains("(trusted)") && text.contains("chain replays over records"), "{text}");
         assert!(text.contains("export granted"), "the export itself is in the exported history:\n{text}");
-        pkgs.push(out);
     }
     // Online by evidence id, and JSON output: without an approval the records only, with one
     // the whole package (and that verification is on the ledger).

@@ -232,6 +232,44 @@ pub async fn consumer_backlog(nats_url: &str, stream: &str, consumer: &str) -> a
 
 /// Validates `docs` against `deploy/schemas/<schema>` with an outside implementation (Python's
 /// `jsonschema`, installed by scripts/setup); panics with the validator's words on a mismatch.
+/// What a prosecutor's office does before a court: one approval of the whole packages
+/// (`sealer approve --scope package`), then `sealer export` of each into `out/<evidence id>`.
+/// Returns the approval id and the package folders, in the order of `ids`.
+pub fn export_for_court(p: &Pipeline, ids: &[String], out: &Path) -> (String, Vec<PathBuf>) {
+    let sealer = |args: &[&str]| {
+        let o =
+            std::process::Command::new(workspace_bin("sealer").expect("sealer")).args(args).output().expect("sealer");
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "sealer {}: {text}", args.join(" "));
+        text
+    };
+    let cfg = p.config_path("sealer").display().to_string();
+    let mut approve = vec!["approve", "--config", &cfg, "--approver", "prosecutor-1", "--reason", "court copy"];
+    approve.extend(["--scope", "package", "--valid-for", "1h"]);
+    approve.extend(ids.iter().map(String::as_str));
+    let approval = sealer(&approve).trim().to_owned();
+    let mut folders = Vec::new();
+    for id in ids {
+        let dir = out.join(id);
+        let d = dir.display().to_string();
+        sealer(&[
+            "export",
+            "--config",
+            &cfg,
+            "--approval",
+            &approval,
+            "--actor",
+            "clerk-1",
+            "--reason",
+            "court copy",
+            id,
+            &d,
+        ]);
+        folders.push(dir);
+    }
+    (approval, folders)
+}
+
 /// The reference C2PA SDK's reading of assets (`tests/tools/c2pa_read.py`, c2pa-python): each
 /// argument is `ASSET` (embedded manifest) or `ASSET=SIDECAR`. One JSON object per asset.
 pub fn c2pa_read(trust: Option<&Path>, assets: &[String]) -> Vec<serde_json::Value> {
