@@ -328,10 +328,62 @@ fn local_seal_of_a_recording_and_its_copy_verifies() {
     let (code, text) = sealer(&["verify", "--trust", &trust, &d(&pkg)]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("embedded manifest") && text.contains("C2PA sidecar manifest valid"), "{text}");
+    timestamped_by_a_real_tsa(&pkg, &trust, dir.path());
     flip_byte(&pkg.join("derivatives/access.mp4"));
     let (code, text) = sealer(&["verify", "--trust", &trust, &d(&pkg)]);
     assert_eq!(code, 2, "{text}");
     assert!(text.lines().any(|l| l.contains("FAIL") && l.contains("derivatives/access.mp4")), "{text}");
+}
+
+/// A package's `seal.tsr` from a real TSA (OpenSSL's `openssl ts -reply`, its own root): the
+/// outside judge (`openssl ts -verify`) and `evidence-verify --tsa-trust` both accept it; under
+/// the wrong root, with the token changed, or with seal.json changed after it was stamped, it is a
+/// FAIL naming seal.tsr.
+fn timestamped_by_a_real_tsa(pkg: &Path, trust: &str, work: &Path) {
+    let tsa = test_harness::tsa::OpensslTsa::new(&work.join("tsa"), "Test TSA").unwrap();
+    let (seal, tsr) = (pkg.join("seal.json"), pkg.join("seal.tsr"));
+    std::fs::write(&tsr, tsa.stamp(&seal).unwrap()).unwrap();
+    assert!(tsa.openssl_verifies(&seal, &tsr, &tsa.root()).unwrap(), "openssl ts -verify");
+    let verify = |dir: &Path, tsa_root: &Path| {
+        let out = Command::new(workspace_bin("evidence-verify").unwrap())
+            .args(["--trust", trust, "--tsa-trust"])
+            .arg(tsa_root)
+            .arg(dir)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, text) = verify(pkg, &tsa.root());
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("ok   seal.tsr: RFC 3161 time stamp over seal.json by CN=Test TSA")
+            && text.contains("(TSA trusted)"),
+        "{text}"
+    );
+    let (code, text) = verify(pkg, Path::new(trust));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.lines().any(|l| l.contains("FAIL seal.tsr") && l.contains("not issued by a trusted root")), "{text}");
+    for (what, tamper) in [("token", "seal.tsr"), ("record", "seal.json")] {
+        let copy = work.join(format!("tsa-tampered-{what}"));
+        std::fs::create_dir_all(&copy).unwrap();
+        copy_dir(pkg, &copy);
+        let f = copy.join(tamper);
+        if tamper == "seal.json" {
+            // Still a valid record, one fact changed after it was stamped.
+            let t = std::fs::read_to_string(&f).unwrap();
+            assert!(t.contains("\"station_id\": \"local\""), "{t}");
+            std::fs::write(&f, t.replacen("\"station_id\": \"local\"", "\"station_id\": \"lokal\"", 1)).unwrap();
+        } else {
+            let mut b = std::fs::read(&f).unwrap();
+            let i = b.len() - 3;
+            b[i] ^= 0x01;
+            std::fs::write(&f, b).unwrap();
+        }
+        let (code, text) = verify(&copy, &tsa.root());
+        assert_eq!(code, Some(2), "{what}: {text}");
+        assert!(text.lines().any(|l| l.contains("FAIL seal.tsr")), "{what}: {text}");
+    }
+    std::fs::remove_file(&tsr).unwrap();
 }
 
 /// Evidence is retrieved only under an approval: without one, or with one for another recording

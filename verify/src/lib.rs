@@ -18,3 +18,4 @@ pub mod manifest;
 pub mod package;
 pub mod session;
 pub mod signature;
+pub mod timestamp;

@@ -18,6 +18,10 @@ struct Cli {
     /// signatures are checked, the signer's identity is not.
     #[arg(long)]
     trust: Option<PathBuf>,
+    /// The time-stamping authority's root certificate(s) (PEM), for a package's RFC 3161 time
+    /// stamp (seal.tsr). Default: the --trust roots.
+    #[arg(long)]
+    tsa_trust: Option<PathBuf>,
     /// The report as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -73,7 +77,17 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
         }
         return Ok(r.ok);
     }
-    let report = evidence_verify::package::verify_folder(&cli.package, &anchors, anchors_pem.as_deref())?;
+    let tsa = match &cli.tsa_trust {
+        Some(p) => evidence_verify::signature::read_anchors(p)?,
+        None => anchors.clone(),
+    };
+    let report = evidence_verify::package::verify_folder_with(
+        &cli.package,
+        &anchors,
+        anchors_pem.as_deref(),
+        &tsa,
+        evidence_verify::package::Mode::Full,
+    )?;
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -144,7 +144,8 @@ pub fn verify_folder(dir: &Path, anchors: &[Vec<u8>], anchors_pem: Option<&str>)
     verify_folder_as(dir, anchors, anchors_pem, Mode::Full)
 }
 
-/// [`verify_folder`] for a folder of the given [`Mode`].
+/// [`verify_folder`] for a folder of the given [`Mode`]; a time stamp (`seal.tsr`) is checked
+/// against the same roots.
 ///
 /// # Errors
 /// Only when the folder cannot be read at all.
@@ -152,6 +153,23 @@ pub fn verify_folder_as(
     dir: &Path,
     anchors: &[Vec<u8>],
     anchors_pem: Option<&str>,
+    mode: Mode,
+) -> anyhow::Result<Report> {
+    verify_folder_with(dir, anchors, anchors_pem, anchors, mode)
+}
+
+/// File name of the RFC 3161 time stamp over `seal.json` in a package.
+pub const TIMESTAMP_FILE: &str = "seal.tsr";
+
+/// [`verify_folder_as`] with the time-stamping authority's roots apart (`--tsa-trust`).
+///
+/// # Errors
+/// Only when the folder cannot be read at all.
+pub fn verify_folder_with(
+    dir: &Path,
+    anchors: &[Vec<u8>],
+    anchors_pem: Option<&str>,
+    tsa_anchors: &[Vec<u8>],
     mode: Mode,
 ) -> anyhow::Result<Report> {
     let mut r = Report {
@@ -206,6 +224,32 @@ pub fn verify_folder_as(
             },
         },
     }
+    match std::fs::read(dir.join(TIMESTAMP_FILE)) {
+        Err(_) => r
+            .notes
+            .push(format!("no RFC 3161 time stamp ({TIMESTAMP_FILE}): the package's times are the sealer's own clock")),
+        Ok(tsr) => match crate::timestamp::check(&tsr, &seal_bytes, tsa_anchors) {
+            Ok(i) if !tsa_anchors.is_empty() && !i.trusted => r.push(
+                TIMESTAMP_FILE,
+                false,
+                format!(
+                    "time stamp over seal.json by {} at {}, but its TSA is not issued by a trusted root",
+                    i.tsa, i.gen_time_rfc3339
+                ),
+            ),
+            Ok(i) => r.push(
+                TIMESTAMP_FILE,
+                true,
+                format!(
+                    "RFC 3161 time stamp over seal.json by {} at {}{}",
+                    i.tsa,
+                    i.gen_time_rfc3339,
+                    if i.trusted { " (TSA trusted)" } else { " (TSA not checked against a trust anchor)" }
+                ),
+            ),
+            Err(e) => r.push(TIMESTAMP_FILE, false, e),
+        },
+    }
 
     if mode == Mode::RecordsOnly {
         r.notes.push(format!(
@@ -246,7 +290,8 @@ pub fn verify_folder_as(
         r.push(k, ok, detail);
     }
     for f in files_under(dir) {
-        let extra = f == "seal.json" || f == "seal.sig" || f == LEDGER_FILE || f.starts_with("ledger/");
+        let extra =
+            f == "seal.json" || f == "seal.sig" || f == TIMESTAMP_FILE || f == LEDGER_FILE || f.starts_with("ledger/");
         if !extra && !listed.contains(&f) {
             r.push(f, false, "not listed in seal.json: something was added to the package");
         }

@@ -37,7 +37,7 @@ pub struct SignerInfo {
     pub trusted: bool,
 }
 
-fn verify_issued_by(child: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Result<(), String> {
+pub(crate) fn verify_issued_by(child: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Result<(), String> {
     let key = VerifyingKey::from_sec1_bytes(&issuer.public_key().subject_public_key.data)
         .map_err(|_| format!("issuer {} key is not P-256", issuer.subject()))?;
     let sig = Signature::from_der(&child.signature_value.data)

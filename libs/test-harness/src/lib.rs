@@ -16,6 +16,7 @@ pub mod media;
 mod process;
 mod servers;
 pub mod tls;
+pub mod tsa;
 
 pub use garage::{GARAGE_KEY_ID, GarageCluster};
 pub use process::{Worker, find_binary, repo_path, workspace_bin};
