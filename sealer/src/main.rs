@@ -34,6 +34,10 @@ enum Cmd {
         /// `ca.cert.pem`). Without it the signer is reported as not checked.
         #[arg(long)]
         trust: Option<PathBuf>,
+        /// The time-stamping authority's root(s), PEM, for a package's RFC 3161 time stamp
+        /// (seal.tsr). Default: the --trust roots.
+        #[arg(long)]
+        tsa_trust: Option<PathBuf>,
         /// Approval id (scope package) to read and check the objects too (evidence id form).
         #[arg(long, requires_all = ["actor", "reason"])]
         approval: Option<String>,
@@ -145,6 +149,7 @@ struct VerifyArgs {
     endpoints: Endpoints,
     json: bool,
     trust: Option<PathBuf>,
+    tsa_trust: Option<PathBuf>,
     approval: Option<String>,
     actor: Option<String>,
     reason: Option<String>,
@@ -173,7 +178,11 @@ fn verify(a: VerifyArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCod
             (out, sealer::verify::Mode::RecordsOnly)
         }
     };
-    let report = sealer::verify::verify_folder_as(&dir, &anchors, anchors_pem.as_deref(), mode)?;
+    let tsa = match &a.tsa_trust {
+        Some(p) => sealer::credentials::read_anchors(p)?,
+        None => anchors.clone(),
+    };
+    let report = sealer::verify::verify_folder_with(&dir, &anchors, anchors_pem.as_deref(), &tsa, mode)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -211,8 +220,8 @@ fn main() -> ExitCode {
             }
             Ok(if r.ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
         })(),
-        Cmd::Verify { endpoints, json, trust, approval, actor, reason, package, .. } => {
-            verify(VerifyArgs { endpoints, json, trust, approval, actor, reason, package }, &rt)
+        Cmd::Verify { endpoints, json, trust, tsa_trust, approval, actor, reason, package, .. } => {
+            verify(VerifyArgs { endpoints, json, trust, tsa_trust, approval, actor, reason, package }, &rt)
         }
         Cmd::Export { endpoints, approval, actor, reason, evidence_id, out } => (|| {
             let id = parse_id(&evidence_id)?;

@@ -355,6 +355,10 @@ fn timestamped_by_a_real_tsa(pkg: &Path, trust: &str, work: &Path) {
     };
     let (code, text) = verify(pkg, &tsa.root());
     assert_eq!(code, Some(0), "{text}");
+    let root = tsa.root().display().to_string();
+    let (code, same) = sealer(&["verify", "--trust", trust, "--tsa-trust", &root, pkg.to_str().unwrap()]);
+    assert_eq!(code, 0, "sealer verify checks the time stamp the same way: {same}");
+    assert!(same.contains("ok   seal.tsr: RFC 3161 time stamp over seal.json"), "{same}");
     assert!(
         text.contains("ok   seal.tsr: RFC 3161 time stamp over seal.json by CN=Test TSA")
             && text.contains("(TSA trusted)"),
