@@ -29,9 +29,10 @@ pub use evidence_verify::manifest::*;
 use crate::credentials::Credentials;
 
 /// A write target that keeps nothing: c2pa's sidecar mode copies the whole asset to its output
-/// stream, which for a sidecar is useless (a 4 GB recording would be written once more for
-/// nothing). Reads return end of file; nothing in sidecar signing reads the output back
-/// (`verify.verify_after_sign` is off; the sidecar is validated against the original instead).
+/// stream, which for a sidecar is useless (a copy would be written once more for nothing). Reads
+/// return end of file; nothing in sidecar signing reads the output back (`verify.verify_after_sign`
+/// is off there; the copy's sidecar is validated against the copy instead). The original's sidecar
+/// does not go through c2pa's asset path at all ([`sign_original_from_digests`]).
 #[derive(Debug, Default)]
 struct Discard {
     pos: u64,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::process::find_binary;
 use crate::servers::{free_port, wait_port};
@@ -22,13 +22,7 @@ impl TestPki {
     pub fn generate() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let d = dir.path();
-        let ossl = |args: &[&str]| -> anyhow::Result<()> {
-            let out = Command::new("openssl").args(args).current_dir(d).output().context("run openssl")?;
-            if !out.status.success() {
-                bail!("openssl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-            }
-            Ok(())
-        };
+        let ossl = |args: &[&str]| crate::tsa::openssl(d, args);
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
         let mut ca =
             vec!["req", "-x509", "-days", "2", "-subj", "/CN=evidence test CA", "-keyout", "ca.key", "-out", "ca.pem"];

@@ -14,10 +14,11 @@ pub struct OpensslTsa {
     pub dir: PathBuf,
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+/// Runs `openssl ARGS` in `dir` (the test PKIs: TLS here and in `tls.rs`, the TSA).
+pub(crate) fn openssl(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("openssl").args(args).current_dir(dir).output().context("run openssl")?;
     if !out.status.success() {
-        bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        bail!("openssl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
     }
     Ok(())
 }
